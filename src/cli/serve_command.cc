@@ -1,0 +1,98 @@
+// `lode serve`: runs the server until SIGINT or SIGTERM.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "server/lode_server.h"
+#include "server/server_config.h"
+
+namespace lode {
+
+namespace {
+
+struct ServeFlags {
+  std::string config_file;
+  std::string data_dir;
+  std::string http;
+  std::string log_level;
+  std::string max_body;
+  std::string queue_budget;
+};
+
+int RunServe(const ServeFlags& f) {
+  ServerConfig config;
+  if (!f.config_file.empty()) {
+    Status s = LoadConfigFile(f.config_file, &config);
+    if (!s.ok()) {
+      std::cerr << "lode serve: " << s.message() << "\n";
+      return 2;
+    }
+  }
+  if (!f.data_dir.empty()) config.data_dir = f.data_dir;
+  if (!f.http.empty()) config.http_listen = f.http;
+  if (!f.log_level.empty()) config.log_level = f.log_level;
+  if (!f.max_body.empty()) {
+    auto v = ParseByteSize(f.max_body);
+    if (!v.ok()) {
+      std::cerr << "lode serve: --max-body: " << v.status().message() << "\n";
+      return 2;
+    }
+    config.max_body_bytes = *v;
+  }
+  if (!f.queue_budget.empty()) {
+    auto v = ParseByteSize(f.queue_budget);
+    if (!v.ok()) {
+      std::cerr << "lode serve: --queue-budget: " << v.status().message() << "\n";
+      return 2;
+    }
+    config.queue_budget_bytes = *v;
+  }
+  auto level = spdlog::level::from_str(config.log_level);
+  if (level == spdlog::level::off && config.log_level != "off") {
+    std::cerr << "lode serve: unknown log level \"" << config.log_level
+              << "\" (trace, debug, info, warn, error, off)\n";
+    return 2;
+  }
+  spdlog::set_level(level);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+
+  // Signals are taken synchronously by this thread; every other thread
+  // inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = LodeServer::Start(config);
+  if (!server.ok()) {
+    spdlog::error("lode serve: {}", server.status().message());
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("lode: {} received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  (*server)->Stop();
+  spdlog::info("lode: stopped");
+  return 0;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* cmd = app.add_subcommand("serve", "Run the Lode server (HTTP ingest and query).");
+  cmd->add_option("--config", flags->config_file, "YAML config file (flags override it)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--data", flags->data_dir, "Data directory (default ./data)");
+  cmd->add_option("--http", flags->http, "HTTP listen address HOST:PORT (default 127.0.0.1:8080)");
+  cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error (default info)");
+  cmd->add_option("--max-body", flags->max_body, "Largest request body, e.g. 64MiB");
+  cmd->add_option("--queue-budget", flags->queue_budget,
+                  "Bytes of accepted, not yet stored records above which ingest answers 429");
+  cmd->callback([flags, exit_code] { *exit_code = RunServe(*flags); });
+}
+
+}  // namespace lode

@@ -1,0 +1,379 @@
+#include "server/api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <charconv>
+
+#include "common/json_writer.h"
+#include "ingest/content_decoding.h"
+#include "parse/duration.h"
+#include "parse/json_record.h"
+#include "parse/timestamp.h"
+#include "query/log_query.h"
+#include "server/query_params.h"
+#include "server/record_json.h"
+
+namespace lode {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Each I/O thread parses with its own parser (simdjson buffers are reused).
+JsonRecordParser& ThreadParser() {
+  thread_local JsonRecordParser parser;
+  return parser;
+}
+
+Status BadParam(std::string_view name, std::string_view why) {
+  return Status::InvalidArgument("parameter \"" + std::string(name) + "\": " + std::string(why));
+}
+
+Status CheckUnknown(const QueryParams& params, std::initializer_list<std::string_view> known) {
+  auto unknown = params.Unknown(known);
+  if (unknown.empty()) return Status::OK();
+  std::string list;
+  for (auto k : known) {
+    if (!list.empty()) list += ", ";
+    list += k;
+  }
+  return Status::InvalidArgument("unknown parameter \"" + std::string(unknown.front()) +
+                                 "\" (known: " + list + ")");
+}
+
+Result<int64_t> TimeParam(const QueryParams& params, std::string_view name, int64_t dflt,
+                          int64_t now_ns) {
+  auto v = params.Get(name);
+  if (!v || v->empty()) return dflt;
+  auto ts = ParseTimestamp(*v, now_ns);
+  if (!ts.ok()) return BadParam(name, "expected RFC 3339 or an epoch number, got \"" +
+                                          std::string(*v) + "\"");
+  return *ts;
+}
+
+// Parses the filter parameters shared by /logs and /aggregate.
+Result<FilterSpec> FilterFromParams(const HttpRequest& req, const QueryParams& params,
+                                    int64_t now_ns) {
+  FilterSpec spec;
+  LODE_ASSIGN_OR_RETURN(spec.tenant, TenantOf(req));
+  LODE_ASSIGN_OR_RETURN(spec.start_ns, TimeParam(params, "start", INT64_MIN, now_ns));
+  LODE_ASSIGN_OR_RETURN(int64_t end, TimeParam(params, "end", INT64_MAX, now_ns));
+  // "end" is inclusive for people (end=15:02:00 includes a 15:02:00 record).
+  spec.end_ns = end == INT64_MAX ? end : end + 1;
+  if (spec.start_ns >= spec.end_ns) return BadParam("start", "must be before end");
+  for (auto v : params.GetAll("level")) {
+    // Accept comma-separated lists too: level=warn,error.
+    while (!v.empty()) {
+      size_t comma = v.find(',');
+      std::string_view one = v.substr(0, comma);
+      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+      auto l = LevelFromName(one);
+      if (!l) {
+        return BadParam("level", "unknown level \"" + std::string(one) +
+                                     "\" (one of trace, debug, info, warn, error, fatal, unknown)");
+      }
+      spec.levels.push_back(*l);
+    }
+  }
+  for (auto v : params.GetAll("service")) spec.services.emplace_back(v);
+  for (auto v : params.GetAll("instance")) spec.instances.emplace_back(v);
+  if (auto v = params.Get("contains")) spec.contains = *v;
+  if (auto v = params.Get("regex")) spec.regex = *v;
+  return spec;
+}
+
+Result<size_t> SizeParam(const QueryParams& params, std::string_view name, size_t dflt,
+                         size_t max) {
+  auto v = params.Get(name);
+  if (!v) return dflt;
+  size_t n = 0;
+  auto r = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (r.ec != std::errc() || r.ptr != v->data() + v->size()) {
+    return BadParam(name, "expected a non-negative integer, got \"" + std::string(*v) + "\"");
+  }
+  if (n > max) return BadParam(name, "must be at most " + std::to_string(max));
+  return n;
+}
+
+void WriteStats(const QueryStats& st, size_t returned, JsonWriter* w) {
+  w->Key("stats").BeginObject();
+  w->Key("scanned").Uint(st.scanned);
+  w->Key("matched").Uint(st.matched);
+  w->Key("returned").Uint(returned);
+  w->Key("took_ms").Double(st.took_ms);
+  w->EndObject();
+}
+
+void AppendMetric(std::string* out, std::string_view name, std::string_view help,
+                  std::string_view type, std::string_view labels, uint64_t value) {
+  out->append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out->append("# TYPE ").append(name).append(" ").append(type).append("\n");
+  out->append(name);
+  if (!labels.empty()) out->append("{").append(labels).append("}");
+  out->append(" ").append(std::to_string(value)).append("\n");
+}
+
+}  // namespace
+
+Result<std::string> TenantOf(const HttpRequest& req) {
+  auto it = req.find("X-Scope-OrgID");
+  if (it == req.end()) return std::string(kDefaultTenant);
+  std::string_view t = it->value();
+  bool ok = !t.empty() && t.size() <= 64;
+  for (char c : t) {
+    ok &= (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '_' || c == '-' || c == '.';
+  }
+  if (!ok) {
+    return Status::InvalidArgument("header X-Scope-OrgID: tenant must be 1-64 characters of "
+                                   "A-Z a-z 0-9 _ . -");
+  }
+  return std::string(t);
+}
+
+asio::awaitable<Status> PublishAndWait(Bus* bus, RecordBatch batch) {
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(
+      [bus](auto handler, RecordBatch b) {
+        auto ex = asio::get_associated_executor(handler);
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        auto complete = [shared, ex](const Status& st) {
+          asio::post(ex, [shared, st]() mutable { (*shared)(st); });
+        };
+        Status s = bus->Publish(std::move(b), complete);
+        if (!s.ok()) complete(s);
+      },
+      asio::use_awaitable, std::move(batch));
+}
+
+LodeApi::LodeApi(HttpServer* server, Bus* bus, const LogStore* store, const ApiOptions& options)
+    : server_(server), bus_(bus), store_(store), options_(options) {}
+
+void LodeApi::Register() {
+  server_->Route(http::verb::post, "/api/v1/logs", [this](HttpRequest& r) { return Ingest(r); });
+  server_->Route(http::verb::get, "/api/v1/logs", [this](HttpRequest& r) { return QueryLogs(r); });
+  server_->Route(http::verb::get, "/api/v1/aggregate",
+                 [this](HttpRequest& r) { return Aggregate(r); });
+  server_->Route(http::verb::get, "/metrics", [this](HttpRequest& r) { return Metrics(r); });
+  auto ok = [](HttpRequest& r) -> asio::awaitable<HttpResponse> {
+    co_return JsonResponse(r, http::status::ok, "{\"status\":\"ok\"}");
+  };
+  server_->Route(http::verb::get, "/healthz", ok);
+  server_->Route(http::verb::get, "/readyz", ok);
+  server_->Route(http::verb::get, "/", [](HttpRequest& r) -> asio::awaitable<HttpResponse> {
+    co_return JsonResponse(
+        r, http::status::ok,
+        "{\"name\":\"lode\",\"endpoints\":[\"POST /api/v1/logs\",\"GET /api/v1/logs\","
+        "\"GET /api/v1/aggregate\",\"GET /metrics\",\"GET /healthz\",\"GET /readyz\"]}");
+  });
+}
+
+asio::awaitable<HttpResponse> LodeApi::Ingest(HttpRequest& req) {
+  ++http_.requests;
+  http_.bytes += req.body().size();
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) co_return ErrorResponse(req, tenant.status());
+
+  // The body, decoded, with the padding simdjson reads past the end.
+  std::string decoded;
+  std::string* body = &req.body();
+  auto enc = req[http::field::content_encoding];
+  if (!enc.empty() && enc != "identity") {
+    Status s = DecodeContent(enc, req.body(), options_.max_decoded_bytes, &decoded);
+    if (!s.ok()) co_return ErrorResponse(req, s);
+    body = &decoded;
+  }
+  size_t body_size = body->size();
+  body->reserve(body_size + JsonRecordParser::kPadding);
+
+  std::string_view content_type = req[http::field::content_type];
+  BodyFormat format =
+      content_type.starts_with("text/plain") ? BodyFormat::kText : BodyFormat::kAuto;
+  ParseContext ctx;
+  ctx.observed_ns = options_.clock->NowNanos();
+  ctx.tenant = *tenant;
+  BodyOutcome outcome;
+  Status s = ParseLogBody(std::string_view(body->data(), body_size), format, ctx,
+                          options_.body_limits, &ThreadParser(), &outcome);
+  if (!s.ok()) co_return ErrorResponse(req, s);
+
+  size_t accepted = outcome.batch.records.size();
+  if (accepted > 0) {
+    Status ps = co_await PublishAndWait(bus_, std::move(outcome.batch));
+    if (!ps.ok()) {
+      if (ps.code() == StatusCode::kResourceExhausted) {
+        ++http_.pushed_back;
+      } else {
+        ++http_.failed;
+      }
+      co_return ErrorResponse(req, ps);
+    }
+  }
+  http_.accepted += accepted;
+  http_.rejected += outcome.rejected;
+
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject();
+  w.Key("accepted").Uint(accepted);
+  w.Key("rejected").Uint(outcome.rejected);
+  if (outcome.rejected > 0) {
+    w.Key("errors").BeginArray();
+    for (const auto& r : outcome.rejections) {
+      w.BeginObject();
+      w.Key(outcome.items_are_array_elements ? "item" : "line").Uint(r.line);
+      w.Key("error").String(r.reason);
+      w.EndObject();
+    }
+    w.EndArray();
+    if (outcome.rejected > outcome.rejections.size()) {
+      w.Key("errors_truncated").Bool(true);
+    }
+  }
+  w.EndObject();
+  auto status = (accepted == 0 && outcome.rejected > 0) ? http::status::bad_request
+                                                         : http::status::ok;
+  co_return JsonResponse(req, status, std::move(out));
+}
+
+asio::awaitable<HttpResponse> LodeApi::QueryLogs(HttpRequest& req) {
+  auto params = QueryParams::FromTarget(req.target());
+  Status known = CheckUnknown(params, {"start", "end", "level", "service", "instance",
+                                       "contains", "regex", "limit", "direction"});
+  if (!known.ok()) co_return ErrorResponse(req, known);
+  auto spec = FilterFromParams(req, params, options_.clock->NowNanos());
+  if (!spec.ok()) co_return ErrorResponse(req, spec.status());
+  auto limit = SizeParam(params, "limit", options_.default_limit, options_.max_limit);
+  if (!limit.ok()) co_return ErrorResponse(req, limit.status());
+  Direction direction = Direction::kBackward;
+  if (auto d = params.Get("direction")) {
+    if (*d == "forward") {
+      direction = Direction::kForward;
+    } else if (*d != "backward") {
+      co_return ErrorResponse(req, BadParam("direction", "must be \"forward\" or \"backward\""));
+    }
+  }
+  auto result = co_await server_->RunBlocking(
+      [&] { return lode::QueryLogs(*store_, *spec, *limit, direction); });
+  if (!result.ok()) co_return ErrorResponse(req, result.status());
+
+  std::string out;
+  out.reserve(256 * result->records.size() + 128);
+  JsonWriter w(&out);
+  w.BeginObject();
+  w.Key("records").BeginArray();
+  for (const auto& r : result->records) WriteRecordJson(r, &w);
+  w.EndArray();
+  WriteStats(result->stats, result->records.size(), &w);
+  w.EndObject();
+  co_return JsonResponse(req, http::status::ok, std::move(out));
+}
+
+asio::awaitable<HttpResponse> LodeApi::Aggregate(HttpRequest& req) {
+  auto params = QueryParams::FromTarget(req.target());
+  Status known = CheckUnknown(params, {"start", "end", "level", "service", "instance",
+                                       "contains", "regex", "by", "step"});
+  if (!known.ok()) co_return ErrorResponse(req, known);
+  AggregateSpec spec;
+  auto filter = FilterFromParams(req, params, options_.clock->NowNanos());
+  if (!filter.ok()) co_return ErrorResponse(req, filter.status());
+  spec.filter = std::move(*filter);
+  for (auto v : params.GetAll("by")) {
+    while (!v.empty()) {
+      size_t comma = v.find(',');
+      std::string_view one = v.substr(0, comma);
+      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+      if (one == "level") {
+        spec.by_level = true;
+      } else if (one == "service") {
+        spec.by_service = true;
+      } else {
+        co_return ErrorResponse(
+            req, BadParam("by", "can group by \"level\" and/or \"service\", not \"" +
+                                    std::string(one) + "\""));
+      }
+    }
+  }
+  if (auto step = params.Get("step")) {
+    auto d = ParseDuration(*step);
+    if (!d.ok() || *d <= 0) {
+      co_return ErrorResponse(req, BadParam("step", d.ok() ? "must be positive"
+                                                           : std::string(d.status().message())));
+    }
+    spec.step_ns = *d;
+  }
+  auto result = co_await server_->RunBlocking([&] { return lode::QueryAggregate(*store_, spec); });
+  if (!result.ok()) co_return ErrorResponse(req, result.status());
+
+  std::string out;
+  JsonWriter w(&out);
+  std::string ts;
+  uint64_t total = 0;
+  w.BeginObject();
+  w.Key("groups").BeginArray();
+  for (const auto& g : result->groups) {
+    total += g.count;
+    w.BeginObject();
+    if (g.level) w.Key("level").String(LevelName(*g.level));
+    if (g.service) w.Key("service").String(*g.service);
+    w.Key("count").Uint(g.count);
+    if (spec.step_ns > 0) {
+      w.Key("buckets").BeginArray();
+      for (const auto& [start, count] : g.buckets) {
+        ts.clear();
+        FormatRfc3339(start, &ts);
+        w.BeginObject().Key("start").String(ts).Key("count").Uint(count).EndObject();
+      }
+      w.EndArray();
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("total").Uint(total);
+  WriteStats(result->stats, result->groups.size(), &w);
+  w.EndObject();
+  co_return JsonResponse(req, http::status::ok, std::move(out));
+}
+
+asio::awaitable<HttpResponse> LodeApi::Metrics(HttpRequest& req) {
+  std::string out;
+  const std::string src = "source=\"http\"";
+  AppendMetric(&out, "lode_ingest_requests_total", "Ingest requests received.", "counter", src,
+               http_.requests.load());
+  AppendMetric(&out, "lode_ingest_received_bytes_total", "Request body bytes received.",
+               "counter", src, http_.bytes.load());
+  AppendMetric(&out, "lode_ingest_accepted_records_total", "Records stored.", "counter", src,
+               http_.accepted.load());
+  AppendMetric(&out, "lode_ingest_rejected_records_total",
+               "Records rejected as malformed (the client was told which).", "counter", src,
+               http_.rejected.load());
+  AppendMetric(&out, "lode_ingest_pushed_back_requests_total",
+               "Requests answered 429 because the ingest queue was full.", "counter", src,
+               http_.pushed_back.load());
+  AppendMetric(&out, "lode_ingest_failed_requests_total",
+               "Requests whose records could not be stored (answered 5xx).", "counter", src,
+               http_.failed.load());
+  BusStats bus = bus_->Stats();
+  AppendMetric(&out, "lode_bus_queued_bytes", "Bytes accepted and not yet stored.", "gauge", "",
+               bus.queued_bytes);
+  AppendMetric(&out, "lode_bus_budget_bytes", "Queue budget above which ingest pushes back.",
+               "gauge", "", bus.budget_bytes);
+  StoreStats st = store_->Stats();
+  AppendMetric(&out, "lode_store_records", "Records in the store.", "gauge", "", st.records);
+  AppendMetric(&out, "lode_store_wal_bytes", "Bytes in WAL files.", "gauge", "", st.wal_bytes);
+  AppendMetric(&out, "lode_store_memory_bytes", "Approximate bytes of records held in memory.",
+               "gauge", "", st.memory_bytes);
+  AppendMetric(&out, "lode_http_connections_total", "HTTP connections accepted.", "counter", "",
+               server_->connections_accepted());
+  HttpResponse res(http::status::ok, req.version());
+  res.set(http::field::content_type, "text/plain; version=0.0.4");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(out);
+  res.prepare_payload();
+  co_return res;
+}
+
+}  // namespace lode

@@ -1,0 +1,71 @@
+// LodeApi: the HTTP endpoints of the single-node server.
+//
+//   POST /api/v1/logs       ingest JSON object / array / NDJSON / text
+//   GET  /api/v1/logs       list matching records
+//   GET  /api/v1/aggregate  counts by level and/or service, optionally per step
+//   GET  /healthz, /readyz  probes
+//   GET  /metrics           Prometheus text format
+//
+// The API owns its counters; it borrows the bus and the store.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "bus/bus.h"
+#include "common/clock.h"
+#include "pipeline/log_body.h"
+#include "server/http_server.h"
+#include "storage/log_store.h"
+
+namespace lode {
+
+struct ApiOptions {
+  BodyLimits body_limits;
+  uint64_t max_decoded_bytes = 256ull << 20;  // after Content-Encoding
+  size_t default_limit = 100;                 // records per /api/v1/logs answer
+  size_t max_limit = 100000;
+  Clock* clock = Clock::Real();
+};
+
+// Counts for one ingest source; exported in /metrics.
+struct SourceCounters {
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> bytes{0};
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> rejected{0};
+  std::atomic<uint64_t> pushed_back{0};  // requests refused because the queue was full
+  std::atomic<uint64_t> failed{0};       // requests whose records could not be stored
+};
+
+class LodeApi {
+ public:
+  // REQUIRES: server, bus and store outlive the API.
+  LodeApi(HttpServer* server, Bus* bus, const LogStore* store, const ApiOptions& options);
+
+  // Adds the routes to the server. REQUIRES: before server->Start().
+  void Register();
+
+  const SourceCounters& http_counters() const { return http_; }
+
+ private:
+  boost::asio::awaitable<HttpResponse> Ingest(HttpRequest& req);
+  boost::asio::awaitable<HttpResponse> QueryLogs(HttpRequest& req);
+  boost::asio::awaitable<HttpResponse> Aggregate(HttpRequest& req);
+  boost::asio::awaitable<HttpResponse> Metrics(HttpRequest& req);
+
+  HttpServer* server_;
+  Bus* bus_;
+  const LogStore* store_;
+  ApiOptions options_;
+  SourceCounters http_;
+};
+
+// Waits, without blocking the thread, until the bus has stored `batch`.
+boost::asio::awaitable<Status> PublishAndWait(Bus* bus, RecordBatch batch);
+
+// Reads the tenant from X-Scope-OrgID ("default" when absent). InvalidArgument
+// unless it is 1-64 characters of [A-Za-z0-9_.-].
+Result<std::string> TenantOf(const HttpRequest& req);
+
+}  // namespace lode

@@ -1,0 +1,205 @@
+#include "server/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+
+#include "common/json_writer.h"
+
+namespace lode {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+http::status HttpStatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return http::status::ok;
+    case StatusCode::kInvalidArgument: return http::status::bad_request;
+    case StatusCode::kNotFound: return http::status::not_found;
+    case StatusCode::kResourceExhausted: return http::status::too_many_requests;
+    case StatusCode::kTooLarge: return http::status::payload_too_large;
+    case StatusCode::kUnavailable: return http::status::service_unavailable;
+    case StatusCode::kDeadlineExceeded: return http::status::gateway_timeout;
+    default: return http::status::internal_server_error;
+  }
+}
+
+HttpResponse JsonResponse(const HttpRequest& req, http::status status, std::string body) {
+  HttpResponse res(status, req.version());
+  res.set(http::field::server, "lode");
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+HttpResponse ErrorResponse(const HttpRequest& req, const Status& status) {
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject()
+      .Key("error").String(status.message())
+      .Key("code").String(StatusCodeName(status.code()))
+      .EndObject();
+  HttpResponse res = JsonResponse(req, HttpStatusFor(status.code()), std::move(body));
+  if (status.code() == StatusCode::kResourceExhausted ||
+      status.code() == StatusCode::kUnavailable) {
+    res.set(http::field::retry_after, "1");
+  }
+  return res;
+}
+
+HttpServer::HttpServer(const Options& options)
+    : options_(options),
+      io_(options.io_threads > 0 ? options.io_threads
+                                 : static_cast<int>(std::thread::hardware_concurrency())),
+      workers_(options.worker_threads > 0 ? static_cast<size_t>(options.worker_threads)
+                                          : std::thread::hardware_concurrency()) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Route(http::verb method, std::string path, HttpHandler handler) {
+  routes_[RouteKey{method, std::move(path)}] = std::move(handler);
+}
+
+void HttpServer::RoutePrefix(http::verb method, std::string prefix, HttpHandler handler) {
+  prefix_routes_.emplace_back(RouteKey{method, std::move(prefix)}, std::move(handler));
+  std::sort(prefix_routes_.begin(), prefix_routes_.end(), [](const auto& a, const auto& b) {
+    return a.first.path.size() > b.first.path.size();
+  });
+}
+
+Status HttpServer::Start() {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(options_.host, ec);
+  if (ec) return Status::InvalidArgument("invalid listen address \"" + options_.host + "\"");
+  tcp::endpoint endpoint(address, options_.port);
+  std::string where = options_.host + ":" + std::to_string(options_.port);
+  acceptor_ = std::make_unique<tcp::acceptor>(io_);
+  acceptor_->open(endpoint.protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(endpoint, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::IOError("cannot listen on " + where + ": " + ec.message());
+  bound_port_ = acceptor_->local_endpoint().port();
+
+  asio::co_spawn(io_, Accept(*acceptor_), asio::detached);
+  int n = options_.io_threads > 0 ? options_.io_threads
+                                  : static_cast<int>(std::thread::hardware_concurrency());
+  for (int i = 0; i < std::max(1, n); ++i) threads_.emplace_back([this] { io_.run(); });
+  return Status::OK();
+}
+
+void HttpServer::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (acceptor_) {
+    asio::post(io_, [this] {
+      boost::system::error_code ec;
+      acceptor_->close(ec);
+    });
+  }
+  io_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  workers_.join();
+}
+
+asio::awaitable<void> HttpServer::Accept(tcp::acceptor& acceptor) {
+  for (;;) {
+    boost::system::error_code ec;
+    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      spdlog::warn("http: accept failed: {}", ec.message());
+      continue;
+    }
+    ++accepted_;
+    asio::co_spawn(acceptor.get_executor(), Session(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<HttpResponse> HttpServer::Dispatch(HttpRequest& req) {
+  std::string_view target = req.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  auto it = routes_.find(RouteKey{req.method(), std::string(path)});
+  if (it != routes_.end()) co_return co_await it->second(req);
+  for (auto& [key, handler] : prefix_routes_) {
+    if (key.method == req.method() && path.starts_with(key.path)) co_return co_await handler(req);
+  }
+  // Distinguish a wrong method from an unknown path.
+  bool path_known = false;
+  for (auto& [key, h] : routes_) path_known |= key.path == path;
+  if (path_known) {
+    HttpResponse res = ErrorResponse(
+        req, Status::InvalidArgument(std::string(req.method_string()) + " is not allowed on " +
+                                     std::string(path)));
+    res.result(http::status::method_not_allowed);
+    co_return res;
+  }
+  co_return ErrorResponse(req, Status::NotFound("no such endpoint: " + std::string(path)));
+}
+
+asio::awaitable<void> HttpServer::Session(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  boost::system::error_code ec;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(options_.max_body_bytes);
+    parser.header_limit(64 * 1024);
+    stream.expires_after(std::chrono::seconds(options_.idle_timeout_s));
+    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout) break;
+    if (ec == http::error::body_limit || ec == http::error::header_limit) {
+      HttpRequest head;
+      head.version(11);
+      Status st = Status::TooLarge(
+          ec == http::error::body_limit
+              ? "request body exceeds the limit of " + std::to_string(options_.max_body_bytes) +
+                    " bytes"
+              : std::string("request headers exceed 64 KiB"));
+      HttpResponse res = ErrorResponse(head, st);
+      res.keep_alive(false);
+      stream.expires_after(std::chrono::seconds(10));
+      co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      // Lingering close: a client still sending its body would otherwise get
+      // a reset (EPIPE) instead of reading our 413. Read and discard what it
+      // sends, bounded in bytes and time, then close.
+      stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      std::vector<char> sink(64 * 1024);
+      uint64_t drained = 0;
+      stream.expires_after(std::chrono::seconds(5));
+      while (drained < (256ull << 20)) {
+        size_t n = co_await stream.async_read_some(asio::buffer(sink),
+                                                   asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+        drained += n;
+      }
+      co_return;
+    }
+    if (ec) break;
+    HttpRequest req = parser.release();
+    HttpResponse res;
+    try {
+      res = co_await Dispatch(req);
+    } catch (const std::exception& e) {
+      spdlog::error("http: {} {} failed: {}", std::string(req.method_string()),
+                    std::string(req.target()), e.what());
+      res = ErrorResponse(req, Status::Internal(e.what()));
+    }
+    bool keep_alive = req.keep_alive() && res.keep_alive();
+    res.keep_alive(keep_alive);
+    stream.expires_after(std::chrono::seconds(options_.idle_timeout_s));
+    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || !keep_alive) break;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace lode

@@ -1,0 +1,50 @@
+#include "server/lode_server.h"
+
+#include <spdlog/spdlog.h>
+
+namespace lode {
+
+Result<std::unique_ptr<LodeServer>> LodeServer::Start(const ServerConfig& config) {
+  std::unique_ptr<LodeServer> s(new LodeServer());
+
+  HttpServer::Options ho;
+  LODE_RETURN_IF_ERROR(SplitHostPort(config.http_listen, &ho.host, &ho.port));
+  ho.io_threads = config.io_threads;
+  ho.worker_threads = config.worker_threads;
+  ho.max_body_bytes = config.max_body_bytes;
+
+  MemoryStore::Options so;
+  so.dir = config.data_dir;
+  so.wal_file_bytes = config.wal_file_bytes;
+  LODE_ASSIGN_OR_RETURN(s->store_, MemoryStore::Open(so));
+
+  InProcessBus::Options bo;
+  bo.budget_bytes = config.queue_budget_bytes;
+  bo.group_delay_us = config.wal_group_delay_ns / 1000;
+  s->bus_ = std::make_unique<InProcessBus>(s->store_.get(), bo);
+
+  s->http_ = std::make_unique<HttpServer>(ho);
+  ApiOptions ao;
+  ao.body_limits.max_line_bytes = config.max_line_bytes;
+  ao.max_decoded_bytes = config.max_decoded_bytes;
+  s->api_ = std::make_unique<LodeApi>(s->http_.get(), s->bus_.get(), s->store_.get(), ao);
+  s->api_->Register();
+  LODE_RETURN_IF_ERROR(s->http_->Start());
+  spdlog::info("lode: serving http on {}:{}, data in {}", ho.host, s->http_->port(),
+               config.data_dir);
+  return s;
+}
+
+LodeServer::~LodeServer() { Stop(); }
+
+void LodeServer::Stop() {
+  // Order matters: no new requests, then store what was accepted, then close.
+  if (http_) http_->Stop();
+  if (bus_) bus_->Stop();
+  api_.reset();
+  http_.reset();
+  bus_.reset();
+  store_.reset();
+}
+
+}  // namespace lode

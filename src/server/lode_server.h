@@ -1,0 +1,36 @@
+// LodeServer: one single-node Lode, assembled: store ← bus ← API ← HTTP.
+#pragma once
+
+#include <memory>
+
+#include "bus/in_process_bus.h"
+#include "server/api.h"
+#include "server/http_server.h"
+#include "server/server_config.h"
+#include "storage/memory_store.h"
+
+namespace lode {
+
+class LodeServer {
+ public:
+  // Opens the store (replaying its WAL), starts the bus and the HTTP server.
+  // Errors name what failed (e.g. the address that could not be bound).
+  static Result<std::unique_ptr<LodeServer>> Start(const ServerConfig& config);
+  ~LodeServer();
+
+  // Stops taking requests, stores everything already accepted, closes the
+  // store. Idempotent.
+  void Stop();
+
+  uint16_t http_port() const { return http_->port(); }
+
+ private:
+  LodeServer() = default;
+
+  std::unique_ptr<MemoryStore> store_;
+  std::unique_ptr<InProcessBus> bus_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<LodeApi> api_;
+};
+
+}  // namespace lode

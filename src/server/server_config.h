@@ -1,0 +1,56 @@
+// ServerConfig: every setting of `lode serve`, from defaults, a YAML file
+// (--config) and flags, in that order of precedence (flags win).
+//
+// The file mirrors this struct:
+//
+//   data_dir: ./data
+//   log_level: info            # trace, debug, info, warn, error
+//   http:
+//     listen: 127.0.0.1:8080
+//     io_threads: 0            # 0: one per core
+//     worker_threads: 0        # query workers; 0: one per core
+//     max_body_bytes: 64MiB    # larger requests get 413
+//     max_decoded_bytes: 256MiB
+//     max_line_bytes: 1MiB
+//   ingest:
+//     queue_budget_bytes: 256MiB  # above this, ingest answers 429
+//   wal:
+//     file_bytes: 64MiB        # WAL rotation size
+//     group_delay: 0ms         # wait this long to share one fsync among requests
+//
+// Unknown keys are an error naming the key and its line.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace lode {
+
+struct ServerConfig {
+  std::string data_dir = "./data";
+  std::string log_level = "info";
+  std::string http_listen = "127.0.0.1:8080";
+  int io_threads = 0;
+  int worker_threads = 0;
+  uint64_t max_body_bytes = 64ull << 20;
+  uint64_t max_decoded_bytes = 256ull << 20;
+  uint64_t max_line_bytes = 1ull << 20;
+  uint64_t queue_budget_bytes = 256ull << 20;
+  uint64_t wal_file_bytes = 64ull << 20;
+  int64_t wal_group_delay_ns = 0;
+};
+
+// Reads `path` over the values already in *config. InvalidArgument naming the
+// file, line and key for unknown keys and bad values; IOError if unreadable.
+Status LoadConfigFile(const std::string& path, ServerConfig* config);
+
+// Parses "64MiB", "1.5GB", "4096", "10k" (k/M/G/T = 1000^n, Ki/Mi/Gi/Ti = 1024^n, optional B).
+Result<uint64_t> ParseByteSize(std::string_view text);
+
+// Splits "host:port" ("[::1]:8080" for IPv6). InvalidArgument when malformed.
+Status SplitHostPort(std::string_view text, std::string* host, uint16_t* port);
+
+}  // namespace lode
