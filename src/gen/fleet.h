@@ -148,11 +148,15 @@ class FleetGenerator {
     std::array<std::vector<uint16_t>, kLevelCount> templates_by_level;  // weighted choices
     std::vector<Instance> instances;
   };
-  struct LineVars;
+  struct LineVars;  // per-line values shared by a message's variables (fleet.cc)
 
+  // Next xoshiro256** output.
   uint64_t Rand();
+  // Uniform in [0, n), for n <= 2^32.
   uint32_t Below(uint64_t n);
+  // Appends a random value of template variable kind `var` (an enum of fleet.cc).
   void AppendVar(int var, const LineVars& line, std::string* out);
+  // Writes the UTC date of the first event into the Lambda log stream names.
   void DateLambdaStreams(int64_t timestamp_ns);
 
   std::array<uint64_t, 4> rng_{};

@@ -21,6 +21,13 @@ struct RoleMatch {
   uint8_t priority;  // lower wins when a record has several candidates
 };
 
+// A field name can serve two roles (container_name: the service when nothing
+// better names it, and the instance).
+struct RoleMatches {
+  std::array<RoleMatch, 2> matches;
+  uint8_t count = 0;
+};
+
 // Flattened, lower-cased field names for each role, best first. The order
 // encodes which name wins when a record carries several, e.g. an explicit
 // "service" beats the Kubernetes app label, which beats the container name.
@@ -29,7 +36,7 @@ struct RoleNames {
   std::initializer_list<std::string_view> names;
 };
 
-const std::unordered_map<std::string_view, RoleMatch>& FieldRoles() {
+const std::unordered_map<std::string_view, RoleMatches>& FieldRoles() {
   static const auto* table = [] {
     const RoleNames kRoles[] = {
         {Role::kTimestamp,
@@ -50,14 +57,18 @@ const std::unordered_map<std::string_view, RoleMatch>& FieldRoles() {
           "program", "ident", "job", "component"}},
         {Role::kInstance,
          {"source.entityinstance", "instance", "kubernetes.pod_name", "kubernetes.pod.name",
-          "pod", "pod_name", "host", "hostname", "host.name", "host.hostname", "container_id",
+          "pod", "pod_name", "host", "hostname", "host.name", "host.hostname", "container_name",
+          "container_id",
           "logstream", "kubernetes.host", "node", "ip"}},
         {Role::kSource, {"source.type", "source_type", "sourcetype", "log.source"}},
     };
-    auto* m = new std::unordered_map<std::string_view, RoleMatch>();
+    auto* m = new std::unordered_map<std::string_view, RoleMatches>();
     for (const auto& r : kRoles) {
       uint8_t prio = 0;
-      for (std::string_view name : r.names) m->emplace(name, RoleMatch{r.role, prio++});
+      for (std::string_view name : r.names) {
+        RoleMatches& rm = (*m)[name];
+        rm.matches[rm.count++] = RoleMatch{r.role, prio++};
+      }
     }
     return m;
   }();
@@ -156,11 +167,14 @@ class Flattener {
     if (it == roles.end()) return;
     // A role takes a scalar; containers stay attributes.
     if (v.type() == T::ARRAY) return;
-    Candidate& c = (*cands_)[static_cast<size_t>(it->second.role)];
-    if (it->second.priority < c.priority) {
-      c.priority = it->second.priority;
-      c.attr_index = index;
-      c.value = v;
+    for (uint8_t i = 0; i < it->second.count; ++i) {
+      const RoleMatch& m = it->second.matches[i];
+      Candidate& c = (*cands_)[static_cast<size_t>(m.role)];
+      if (m.priority < c.priority) {
+        c.priority = m.priority;
+        c.attr_index = index;
+        c.value = v;
+      }
     }
   }
 

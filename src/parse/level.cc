@@ -14,48 +14,20 @@ struct Alias {
 
 // Every accepted spelling, lower case.
 constexpr std::array<Alias, 42> kAliases = {{
-    {"trace", Level::kTrace},
-    {"trc", Level::kTrace},
-    {"trac", Level::kTrace},
-    {"verbose", Level::kTrace},
-    {"vrb", Level::kTrace},
-    {"finest", Level::kTrace},
-    {"t", Level::kTrace},
-    {"v", Level::kTrace},
-    {"debug", Level::kDebug},
-    {"dbg", Level::kDebug},
-    {"debu", Level::kDebug},
-    {"fine", Level::kDebug},
-    {"finer", Level::kDebug},
-    {"d", Level::kDebug},
-    {"info", Level::kInfo},
-    {"inf", Level::kInfo},
-    {"information", Level::kInfo},
-    {"informational", Level::kInfo},
-    {"notice", Level::kInfo},
-    {"i", Level::kInfo},
-    {"warn", Level::kWarn},
-    {"warning", Level::kWarn},
-    {"wrn", Level::kWarn},
-    {"w", Level::kWarn},
-    {"error", Level::kError},
-    {"err", Level::kError},
-    {"erro", Level::kError},
-    {"eror", Level::kError},
-    {"severe", Level::kError},
-    {"e", Level::kError},
-    {"fatal", Level::kFatal},
-    {"fata", Level::kFatal},
-    {"ftl", Level::kFatal},
-    {"critical", Level::kFatal},
-    {"crit", Level::kFatal},
-    {"alert", Level::kFatal},
-    {"emerg", Level::kFatal},
-    {"emergency", Level::kFatal},
-    {"panic", Level::kFatal},
-    {"pani", Level::kFatal},
-    {"f", Level::kFatal},
-    {"c", Level::kFatal},
+    {"trace", Level::kTrace},    {"trc", Level::kTrace},        {"trac", Level::kTrace},
+    {"verbose", Level::kTrace},  {"vrb", Level::kTrace},        {"finest", Level::kTrace},
+    {"t", Level::kTrace},        {"v", Level::kTrace},          {"debug", Level::kDebug},
+    {"dbg", Level::kDebug},      {"debu", Level::kDebug},       {"fine", Level::kDebug},
+    {"finer", Level::kDebug},    {"d", Level::kDebug},          {"info", Level::kInfo},
+    {"inf", Level::kInfo},       {"information", Level::kInfo}, {"informational", Level::kInfo},
+    {"notice", Level::kInfo},    {"i", Level::kInfo},           {"warn", Level::kWarn},
+    {"warning", Level::kWarn},   {"wrn", Level::kWarn},         {"w", Level::kWarn},
+    {"error", Level::kError},    {"err", Level::kError},        {"erro", Level::kError},
+    {"eror", Level::kError},     {"severe", Level::kError},     {"e", Level::kError},
+    {"fatal", Level::kFatal},    {"fata", Level::kFatal},       {"ftl", Level::kFatal},
+    {"critical", Level::kFatal}, {"crit", Level::kFatal},       {"alert", Level::kFatal},
+    {"emerg", Level::kFatal},    {"emergency", Level::kFatal},  {"panic", Level::kFatal},
+    {"pani", Level::kFatal},     {"f", Level::kFatal},          {"c", Level::kFatal},
 }};
 
 // Longest alias; longer texts cannot match.
@@ -173,6 +145,8 @@ Level LevelFromSyslogSeverity(int severity) {
   }
 }
 
-bool IsCanonicalSpelling(std::string_view text, Level level) { return text == LevelName(level); }
+bool IsCanonicalSpelling(std::string_view text, Level level) {
+  return text == LevelName(level);
+}
 
 }  // namespace lode

@@ -27,13 +27,13 @@ Level ParseLevel(std::string_view text);
 
 // Maps a numeric level: syslog severities 0..7 (as LevelFromSyslogSeverity) and pino / bunyan
 // levels 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal, where values between the
-// decades round down (35 → info, 69 → fatal). 8, 9, negatives and 70 or more → kUnknown.
+// decades round down (35 -> info, 69 -> fatal). 8, 9, negatives and 70 or more -> kUnknown.
 // Thread-safe.
 Level LevelFromNumber(int64_t n);
 
-// Syslog severity → Level: 0 emerg, 1 alert, 2 crit → kFatal; 3 err → kError; 4 warning → kWarn;
-// 5 notice, 6 info → kInfo; 7 debug → kDebug. REQUIRES 0 <= severity <= 7 (kUnknown otherwise).
-// Thread-safe.
+// Syslog severity -> Level: 0 emerg, 1 alert, 2 crit -> kFatal; 3 err -> kError; 4 warning ->
+// kWarn; 5 notice, 6 info -> kInfo; 7 debug -> kDebug. REQUIRES 0 <= severity <= 7 (kUnknown
+// otherwise). Thread-safe.
 Level LevelFromSyslogSeverity(int severity);
 
 // True when `text` is exactly the canonical name of `level` (LevelName: "info" for kInfo, so

@@ -29,37 +29,36 @@ void CheckRows(const Case (&rows)[N]) {
 
 TEST(ParseLevelTest, EveryAlias) {
   const Case rows[] = {
-      {"trace", Level::kTrace},       {"trc", Level::kTrace},       {"trac", Level::kTrace},
-      {"verbose", Level::kTrace},     {"vrb", Level::kTrace},       {"finest", Level::kTrace},
-      {"t", Level::kTrace},           {"v", Level::kTrace},         {"debug", Level::kDebug},
-      {"dbg", Level::kDebug},         {"debu", Level::kDebug},      {"fine", Level::kDebug},
-      {"finer", Level::kDebug},       {"d", Level::kDebug},         {"info", Level::kInfo},
-      {"inf", Level::kInfo},          {"information", Level::kInfo},
-      {"informational", Level::kInfo},
-      {"notice", Level::kInfo},       {"i", Level::kInfo},          {"warn", Level::kWarn},
-      {"warning", Level::kWarn},      {"wrn", Level::kWarn},        {"w", Level::kWarn},
-      {"error", Level::kError},       {"err", Level::kError},       {"erro", Level::kError},
-      {"eror", Level::kError},        {"severe", Level::kError},    {"e", Level::kError},
-      {"fatal", Level::kFatal},       {"fata", Level::kFatal},      {"ftl", Level::kFatal},
-      {"critical", Level::kFatal},    {"crit", Level::kFatal},      {"alert", Level::kFatal},
-      {"emerg", Level::kFatal},       {"emergency", Level::kFatal}, {"panic", Level::kFatal},
-      {"pani", Level::kFatal},        {"f", Level::kFatal},         {"c", Level::kFatal},
+      {"trace", Level::kTrace},    {"trc", Level::kTrace},        {"trac", Level::kTrace},
+      {"verbose", Level::kTrace},  {"vrb", Level::kTrace},        {"finest", Level::kTrace},
+      {"t", Level::kTrace},        {"v", Level::kTrace},          {"debug", Level::kDebug},
+      {"dbg", Level::kDebug},      {"debu", Level::kDebug},       {"fine", Level::kDebug},
+      {"finer", Level::kDebug},    {"d", Level::kDebug},          {"info", Level::kInfo},
+      {"inf", Level::kInfo},       {"information", Level::kInfo}, {"informational", Level::kInfo},
+      {"notice", Level::kInfo},    {"i", Level::kInfo},           {"warn", Level::kWarn},
+      {"warning", Level::kWarn},   {"wrn", Level::kWarn},         {"w", Level::kWarn},
+      {"error", Level::kError},    {"err", Level::kError},        {"erro", Level::kError},
+      {"eror", Level::kError},     {"severe", Level::kError},     {"e", Level::kError},
+      {"fatal", Level::kFatal},    {"fata", Level::kFatal},       {"ftl", Level::kFatal},
+      {"critical", Level::kFatal}, {"crit", Level::kFatal},       {"alert", Level::kFatal},
+      {"emerg", Level::kFatal},    {"emergency", Level::kFatal},  {"panic", Level::kFatal},
+      {"pani", Level::kFatal},     {"f", Level::kFatal},          {"c", Level::kFatal},
   };
   CheckRows(rows);
 }
 
 TEST(ParseLevelTest, CaseAndWhitespace) {
   const Case rows[] = {
-      {"INFO", Level::kInfo},        {"Info", Level::kInfo},         {"iNfO", Level::kInfo},
-      {"WARNING", Level::kWarn},     {"Warn", Level::kWarn},         {"ERROR", Level::kError},
-      {"Err", Level::kError},        {"SEVERE", Level::kError},      {"FATAL", Level::kFatal},
-      {"CRITICAL", Level::kFatal},   {"Emergency", Level::kFatal},   {"DEBUG", Level::kDebug},
-      {"FINER", Level::kDebug},      {"TRACE", Level::kTrace},       {"FINEST", Level::kTrace},
-      {"Verbose", Level::kTrace},    {"NOTICE", Level::kInfo},       {"INFORMATIONAL", Level::kInfo},
-      {"T", Level::kTrace},          {"D", Level::kDebug},           {"I", Level::kInfo},
-      {"W", Level::kWarn},           {"E", Level::kError},           {"F", Level::kFatal},
-      {"C", Level::kFatal},          {"V", Level::kTrace},           {" info", Level::kInfo},
-      {"info ", Level::kInfo},       {"\tWARN\r\n", Level::kWarn},   {"   error   ", Level::kError},
+      {"INFO", Level::kInfo},      {"Info", Level::kInfo},       {"iNfO", Level::kInfo},
+      {"WARNING", Level::kWarn},   {"Warn", Level::kWarn},       {"ERROR", Level::kError},
+      {"Err", Level::kError},      {"SEVERE", Level::kError},    {"FATAL", Level::kFatal},
+      {"CRITICAL", Level::kFatal}, {"Emergency", Level::kFatal}, {"DEBUG", Level::kDebug},
+      {"FINER", Level::kDebug},    {"TRACE", Level::kTrace},     {"FINEST", Level::kTrace},
+      {"Verbose", Level::kTrace},  {"NOTICE", Level::kInfo},     {"INFORMATIONAL", Level::kInfo},
+      {"T", Level::kTrace},        {"D", Level::kDebug},         {"I", Level::kInfo},
+      {"W", Level::kWarn},         {"E", Level::kError},         {"F", Level::kFatal},
+      {"C", Level::kFatal},        {"V", Level::kTrace},         {" info", Level::kInfo},
+      {"info ", Level::kInfo},     {"\tWARN\r\n", Level::kWarn}, {"   error   ", Level::kError},
       {" 3 ", Level::kError},
   };
   CheckRows(rows);
@@ -101,11 +100,21 @@ TEST(ParseLevelTest, Numbers) {
 
 TEST(ParseLevelTest, GarbageIsUnknown) {
   const Case rows[] = {
-      {"", Level::kUnknown},          {"   ", Level::kUnknown},        {"ok", Level::kUnknown},
-      {"fail", Level::kUnknown},      {"failure", Level::kUnknown},    {"unknown", Level::kUnknown},
-      {"infos", Level::kUnknown},     {"inform", Level::kUnknown},     {"warnings", Level::kUnknown},
-      {"errors", Level::kUnknown},    {"x", Level::kUnknown},          {"a", Level::kUnknown},
-      {"in fo", Level::kUnknown},     {"[info]", Level::kUnknown},     {"info:", Level::kUnknown},
+      {"", Level::kUnknown},
+      {"   ", Level::kUnknown},
+      {"ok", Level::kUnknown},
+      {"fail", Level::kUnknown},
+      {"failure", Level::kUnknown},
+      {"unknown", Level::kUnknown},
+      {"infos", Level::kUnknown},
+      {"inform", Level::kUnknown},
+      {"warnings", Level::kUnknown},
+      {"errors", Level::kUnknown},
+      {"x", Level::kUnknown},
+      {"a", Level::kUnknown},
+      {"in fo", Level::kUnknown},
+      {"[info]", Level::kUnknown},
+      {"info:", Level::kUnknown},
       {"informationally", Level::kUnknown},
       {"informationalx", Level::kUnknown},
       {std::string_view("info\0", 5), Level::kUnknown},
@@ -173,15 +182,14 @@ TEST(IsCanonicalSpellingTest, Values) {
     bool want;
   };
   const Row rows[] = {
-      {"trace", Level::kTrace, true},   {"debug", Level::kDebug, true},
-      {"info", Level::kInfo, true},     {"warn", Level::kWarn, true},
-      {"error", Level::kError, true},   {"fatal", Level::kFatal, true},
-      {"unknown", Level::kUnknown, true},
-      {"INFO", Level::kInfo, false},    {"Info", Level::kInfo, false},
-      {"information", Level::kInfo, false},
-      {"warning", Level::kWarn, false}, {"err", Level::kError, false},
-      {" info", Level::kInfo, false},   {"info", Level::kWarn, false},
-      {"", Level::kUnknown, false},     {"30", Level::kInfo, false},
+      {"trace", Level::kTrace, true},     {"debug", Level::kDebug, true},
+      {"info", Level::kInfo, true},       {"warn", Level::kWarn, true},
+      {"error", Level::kError, true},     {"fatal", Level::kFatal, true},
+      {"unknown", Level::kUnknown, true}, {"INFO", Level::kInfo, false},
+      {"Info", Level::kInfo, false},      {"information", Level::kInfo, false},
+      {"warning", Level::kWarn, false},   {"err", Level::kError, false},
+      {" info", Level::kInfo, false},     {"info", Level::kWarn, false},
+      {"", Level::kUnknown, false},       {"30", Level::kInfo, false},
   };
   for (const Row& row : rows) {
     SCOPED_TRACE(std::string(row.text) + " / " + std::string(LevelName(row.level)));

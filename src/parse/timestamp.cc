@@ -11,6 +11,8 @@ namespace lode {
 namespace {
 
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
+constexpr int64_t kSecondsPerMinute = 60;
+constexpr int64_t kSecondsPerHour = 3'600;
 constexpr int64_t kSecondsPerDay = 86'400;
 constexpr int64_t kNanosPerDay = kSecondsPerDay * kNanosPerSecond;
 constexpr int kMaxOffsetSeconds = 18 * 3600;
@@ -49,12 +51,18 @@ struct Fields {
   int am_pm = 0;  // 0 none, 1 AM, 2 PM
 };
 
-constexpr bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-constexpr bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+constexpr bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+constexpr bool IsAlpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 constexpr bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
-constexpr char ToLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+constexpr char ToLower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+}
 
 // True when `word` equals `lower` ignoring ASCII case; `lower` must be lower case.
 constexpr bool EqualsIgnoreCase(std::string_view word, std::string_view lower) {
@@ -78,10 +86,10 @@ struct Name {
   int month;              // 1..12, or 0 for a weekday
 };
 constexpr std::array<Name, 19> kNames = {{
-    {"january", 1},  {"february", 2}, {"march", 3},     {"april", 4},    {"may", 5},
-    {"june", 6},     {"july", 7},     {"august", 8},    {"september", 9}, {"october", 10},
-    {"november", 11}, {"december", 12}, {"monday", 0},  {"tuesday", 0},  {"wednesday", 0},
-    {"thursday", 0}, {"friday", 0},   {"saturday", 0},  {"sunday", 0},
+    {"january", 1},   {"february", 2},  {"march", 3},    {"april", 4},     {"may", 5},
+    {"june", 6},      {"july", 7},      {"august", 8},   {"september", 9}, {"october", 10},
+    {"november", 11}, {"december", 12}, {"monday", 0},   {"tuesday", 0},   {"wednesday", 0},
+    {"thursday", 0},  {"friday", 0},    {"saturday", 0}, {"sunday", 0},
 }};
 
 // The first three characters of `word` folded to lower case and packed; 0 when shorter.
@@ -145,7 +153,9 @@ bool ZoneOffsetByName(std::string_view word, int* offset_seconds) {
   return false;
 }
 
-constexpr bool IsLeapYear(int64_t y) { return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0); }
+constexpr bool IsLeapYear(int64_t y) {
+  return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+}
 
 // At namespace scope: a table local to the function was copied to the stack on every call.
 constexpr std::array<int, 12> kDaysInMonth = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -167,10 +177,10 @@ constexpr int64_t kDaysFromMarch0ToEpoch = 719468;  // 0000-03-01 to 1970-01-01
 constexpr int64_t DaysFromCivil(int64_t y, int m, int d) {
   const auto yy = static_cast<uint64_t>(y - (m <= 2 ? 1 : 0) + kShiftEras * 400);
   const uint64_t era = yy / 400;
-  const uint64_t yoe = yy - era * 400;                                           // [0, 399]
-  const auto mp = static_cast<uint64_t>(m > 2 ? m - 3 : m + 9);                 // March = 0
-  const uint64_t doy = (153 * mp + 2) / 5 + static_cast<uint64_t>(d) - 1;        // [0, 365]
-  const uint64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;                    // [0, 146096]
+  const uint64_t yoe = yy - era * 400;                                     // [0, 399]
+  const auto mp = static_cast<uint64_t>(m > 2 ? m - 3 : m + 9);            // March = 0
+  const uint64_t doy = (153 * mp + 2) / 5 + static_cast<uint64_t>(d) - 1;  // [0, 365]
+  const uint64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;              // [0, 146096]
   return static_cast<int64_t>(era * kDaysPerEra + doe) - kDaysFromMarch0ToEpoch -
          kShiftEras * kDaysPerEra;
 }
@@ -179,10 +189,10 @@ constexpr int64_t DaysFromCivil(int64_t y, int m, int d) {
 constexpr void CivilFromDays(int64_t z, int64_t* year, int* month, int* day) {
   const auto zz = static_cast<uint64_t>(z + kDaysFromMarch0ToEpoch + kShiftEras * kDaysPerEra);
   const uint64_t era = zz / kDaysPerEra;
-  const uint64_t doe = zz - era * kDaysPerEra;                                   // [0, 146096]
-  const uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;    // [0, 399]
-  const uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                  // [0, 365]
-  const uint64_t mp = (5 * doy + 2) / 153;                                       // [0, 11]
+  const uint64_t doe = zz - era * kDaysPerEra;                                 // [0, 146096]
+  const uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+  const uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // [0, 365]
+  const uint64_t mp = (5 * doy + 2) / 153;                                     // [0, 11]
   *day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
   *month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
   *year = static_cast<int64_t>(yoe + era * 400) - kShiftEras * 400 + (*month <= 2 ? 1 : 0);
@@ -375,15 +385,11 @@ Error ParseTail(Cursor& c, Fields* f, TailRules rules) {
     }
     if (!IsAlpha(ch)) return Error::kUnrecognized;
     const std::string_view word = c.Alpha();
-    if ((rules & kTailAmPm) != 0 && f->am_pm == 0 && !f->has_zone) {
-      if (EqualsIgnoreCase(word, "am")) {
-        f->am_pm = 1;
-        continue;
-      }
-      if (EqualsIgnoreCase(word, "pm")) {
-        f->am_pm = 2;
-        continue;
-      }
+    const bool am = EqualsIgnoreCase(word, "am");
+    if (am || EqualsIgnoreCase(word, "pm")) {
+      if ((rules & kTailAmPm) == 0 || f->am_pm != 0 || f->has_zone) return Error::kUnrecognized;
+      f->am_pm = am ? 1 : 2;
+      continue;
     }
     if (f->has_zone) {
       if (numeric_zone && !abbreviation_skipped && word.size() <= 5) {
@@ -447,8 +453,7 @@ Error ParseIsoBasic(Cursor& c, Fields* f) {
 Error ParseHdfs(Cursor& c, Fields* f) {
   int yy = 0;
   if (!c.Fixed(2, &yy) || !c.Fixed(2, &f->month) || !c.Fixed(2, &f->day) || !c.Consume(' ') ||
-      !c.Fixed(2, &f->hour) || !c.Fixed(2, &f->minute) || !c.Fixed(2, &f->second) ||
-      !c.AtEnd()) {
+      !c.Fixed(2, &f->hour) || !c.Fixed(2, &f->minute) || !c.Fixed(2, &f->second) || !c.AtEnd()) {
     return Error::kUnrecognized;
   }
   f->year = yy < 50 ? 2000 + yy : 1900 + yy;
@@ -458,7 +463,7 @@ Error ParseHdfs(Cursor& c, Fields* f) {
 
 // Day first, month by name: "14 Nov 2024 17:01:04 +0200" (RFC 2822), "14/Nov/2024:17:01:04 +0200"
 // (CLF), "14-Nov-2024 17:01:04" (Tomcat). A date alone is midnight. Years of 2 or 3 digits follow
-// RFC 2822: 00-49 → 20xx, 50-99 → 19xx, 3 digits → +1900.
+// RFC 2822: 00-49 -> 20xx, 50-99 -> 19xx, 3 digits -> +1900.
 Error ParseDayFirst(Cursor& c, Fields* f) {
   if (!c.Number(1, 2, &f->day)) return Error::kUnrecognized;
   const char sep = c.Peek();
@@ -552,7 +557,7 @@ Error ScaleEpoch(bool negative, uint64_t magnitude, int64_t frac_nanos, int64_t*
     if (magnitude > limit) return Error::kRange;
     total = magnitude;
   }
-  *out = !negative ? static_cast<int64_t>(total)
+  *out = !negative    ? static_cast<int64_t>(total)
          : total == 0 ? 0
                       : -static_cast<int64_t>(total - 1) - 1;
   return Error::kNone;
@@ -594,8 +599,8 @@ bool SecondsToNanos(int64_t seconds, int64_t nanos, int64_t* out) {
 Error FieldsToNanos(const Fields& f, int64_t year, int64_t* out) {
   const int64_t days = DaysFromCivil(year, f.month, f.day);
   const int second = f.second == 60 ? 59 : f.second;  // leap second: see the header
-  const int64_t seconds = days * kSecondsPerDay + f.hour * 3600 + f.minute * 60 + second -
-                          f.offset_seconds;
+  const int64_t seconds = days * kSecondsPerDay + f.hour * kSecondsPerHour +
+                          f.minute * kSecondsPerMinute + second - f.offset_seconds;
   return SecondsToNanos(seconds, f.nanos, out) ? Error::kNone : Error::kRange;
 }
 
@@ -654,7 +659,7 @@ int TwoDigits(const char* p) {
   return a <= 9 && b <= 9 ? static_cast<int>(a * 10 + b) : -1;
 }
 
-// The common case, straight-line: YYYY-MM-DD(T|t| )HH:MM:SS[(.|,)fraction][Z|z|±HH:MM|±HHMM]
+// The common case, straight-line: YYYY-MM-DD(T|t| )HH:MM:SS[(.|,)fraction][Z|z|+-HH:MM|+-HHMM]
 // with every field in its ordinary range. Returns false for anything else, which then takes the
 // general path (which accepts a superset with the same results, and reports the errors).
 // The general path costs about three times as much on this shape.
@@ -712,8 +717,8 @@ bool ParseRfc3339Fast(std::string_view s, int64_t* out) {
       return false;
     }
   }
-  const int64_t seconds = DaysFromCivil(year, month, day) * kSecondsPerDay + hour * 3600 +
-                          minute * 60 + second - offset;
+  const int64_t seconds = DaysFromCivil(year, month, day) * kSecondsPerDay +
+                          hour * kSecondsPerHour + minute * kSecondsPerMinute + second - offset;
   return SecondsToNanos(seconds, nanos, out);
 }
 
@@ -755,7 +760,8 @@ std::string_view Trim(std::string_view s) {
 
 // Removes one pair of `open`...`close` around `s`, and the blanks inside it.
 std::string_view Unwrap(std::string_view s, char open, char close) {
-  if (s.size() >= 2 && s.front() == open && s.back() == close) return Trim(s.substr(1, s.size() - 2));
+  if (s.size() >= 2 && s.front() == open && s.back() == close)
+    return Trim(s.substr(1, s.size() - 2));
   return s;
 }
 

@@ -110,9 +110,9 @@ TEST(ParseTimestampTest, EpochStrings) {
       {"-1", "1969-12-31T23:59:59Z"},
       {"-1.5", "1969-12-31T23:59:58.5Z"},
       {"+1.5", "1970-01-01T00:00:01.5Z"},
-      {"99999999999", "", "out of range"},           // still seconds (< 1e11): past 2262
-      {"100000000000", "1973-03-03T09:46:40Z"},      // 1e11: the first millisecond value
-      {"9223372036", "2262-04-11T23:47:16Z"},        // largest whole second in range
+      {"99999999999", "", "out of range"},       // still seconds (< 1e11): past 2262
+      {"100000000000", "1973-03-03T09:46:40Z"},  // 1e11: the first millisecond value
+      {"9223372036", "2262-04-11T23:47:16Z"},    // largest whole second in range
       {"9223372036854775807", "2262-04-11T23:47:16.854775807Z"},
       {"-9223372036854775808", "1677-09-21T00:12:43.145224192Z"},
       {"9223372036854775808", "", "out of range"},
@@ -158,9 +158,9 @@ TEST(ParseTimestampTest, Rfc2822) {
       {"14 Nov 2024 17:01:04 +0200", "2024-11-14T15:01:04Z"},
       {"Thu, 4 Nov 2024 17:01:04 +0000", "2024-11-04T17:01:04Z"},  // single-digit day
       {"Thu, 14 Nov 2024 17:01 -0000", "2024-11-14T17:01:00Z"},    // seconds are optional
-      {"Thu, 14 Nov 24 17:01:04 +0200", "2024-11-14T15:01:04Z"},   // 2-digit year 00-49 → 20xx
-      {"Fri, 14 Nov 97 17:01:04 +0000", "1997-11-14T17:01:04Z"},   // 50-99 → 19xx
-      {"Fri, 14 Nov 104 17:01:04 +0000", "2004-11-14T17:01:04Z"},  // 3 digits → +1900
+      {"Thu, 14 Nov 24 17:01:04 +0200", "2024-11-14T15:01:04Z"},   // 2-digit year 00-49 -> 20xx
+      {"Fri, 14 Nov 97 17:01:04 +0000", "1997-11-14T17:01:04Z"},   // 50-99 -> 19xx
+      {"Fri, 14 Nov 104 17:01:04 +0000", "2004-11-14T17:01:04Z"},  // 3 digits -> +1900
       {"Thu, 14 Nov 2024 17:01:04 UT", "2024-11-14T17:01:04Z"},
       {"Thu, 14 Nov 2024 17:01:04 UTC", "2024-11-14T17:01:04Z"},
       {"Thu, 14 Nov 2024 17:01:04 GMT", "2024-11-14T17:01:04Z"},
@@ -283,6 +283,10 @@ TEST(ParseTimestampTest, OtherCommonFormats) {
       {"081109 203615", "2008-11-09T20:36:15Z"},  // HDFS
       {"Nov 14, 2024 13:01:04 PM", "", "invalid hour"},
       {"Nov 14, 2024 0:01:04 AM", "", "invalid hour"},
+      {"Nov 14, 2024 5:01:04 UTC PM", "", "unrecognized"},
+      {"Nov 14, 2024 5:01-04 PM", "", "unrecognized"},  // AM/PM after a zone
+      {"Nov 14, 2024 5:01:04 PM PM", "", "unrecognized"},
+      {"2024-11-14 05:01:04 PM", "", "unrecognized"},  // no AM/PM in ISO shapes
       {"Thu Nov 14 17:01:04 2024 2025", "", "unrecognized"},
       {"081109 2036", "", "unrecognized"},
       {"081309 203615", "", "invalid month"},
@@ -389,10 +393,12 @@ TEST(ParseTimestampTest, ErrorMessages) {
       {"a\"b\\c\x01", "unrecognized timestamp \"a\\\"b\\\\c\\x01\""},
       {std::string_view("x\0y", 3), "unrecognized timestamp \"x\\x00y\""},
       {"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij",
-       "unrecognized timestamp \"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd...\""},
-      // The cut backs off to a UTF-8 boundary: "é" (2 bytes) straddles byte 64.
+       "unrecognized timestamp "
+       "\"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd...\""},
+      // The cut backs off to a UTF-8 boundary: U+00E9 (2 bytes) straddles byte 64.
       {"012345678901234567890123456789012345678901234567890123456789012\xc3\xa9xyz",
-       "unrecognized timestamp \"012345678901234567890123456789012345678901234567890123456789012...\""},
+       "unrecognized timestamp "
+       "\"012345678901234567890123456789012345678901234567890123456789012...\""},
   };
   for (const Row& row : rows) {
     SCOPED_TRACE(std::string("input: ") + std::string(row.input));
@@ -539,8 +545,8 @@ TEST(FormatRfc3339Test, RoundTripFromNanos) {
   for (int i = 0; i < 20000; ++i) {
     state = state * 6364136223846793005ULL + 1442695040888963407ULL;
     int64_t ns = static_cast<int64_t>(state);
-    if (i % 4 == 1) ns /= 1'000'000'000;  // closer to the epoch
-    if (i % 4 == 2) ns = ns / 1'000'000'000 * 1'000'000'000;  // whole seconds
+    if (i % 4 == 1) ns /= 1'000'000'000;                                     // closer to the epoch
+    if (i % 4 == 2) ns = ns / 1'000'000'000 * 1'000'000'000;                 // whole seconds
     if (i % 4 == 3) ns = (ns % 100'000) * 86'400'000'000'000 + (i % 3 - 1);  // around midnights
     const std::string text = FormatRfc3339(ns);
     Result<int64_t> back = ParseTimestamp(text, kNow);

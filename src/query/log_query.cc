@@ -58,7 +58,6 @@ Result<LogsResult> QueryLogs(const LogStore& store, const FilterSpec& spec, size
   auto t0 = std::chrono::steady_clock::now();
   LODE_ASSIGN_OR_RETURN(LogFilter filter, LogFilter::Make(spec));
   LogsResult result;
-  if (limit == 0) return result;
 
   // Keep the best `limit` records in a heap whose top is the worst kept one.
   // Key: (timestamp, arrival index); "better" = newer for kBackward.
@@ -79,6 +78,7 @@ Result<LogsResult> QueryLogs(const LogStore& store, const FilterSpec& spec, size
     if (!filter.Matches(r)) return true;
     ++result.stats.matched;
     Key key{r.timestamp_ns, seq};
+    if (limit == 0) return true;  // count only
     if (heap.size() < limit) {
       heap.push_back(Entry{key, r});
       std::push_heap(heap.begin(), heap.end(), worse_on_top);

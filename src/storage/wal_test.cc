@@ -367,14 +367,9 @@ TEST_F(WalTest, TornTailAtEveryOffset) {
     std::filesystem::copy(saved_dir, dir_, std::filesystem::copy_options::recursive);
     Write(last_name, std::string_view(original).substr(0, cut));
 
-    uint64_t kept;  // last seq that must survive
-    if (cut < kWalFileHeaderBytes) {
-      kept = last_file_first_seq - 1;  // the file is deleted
-    } else if (cut < first_entry_end) {
-      kept = last_file_first_seq - 1;
-    } else {
-      kept = last_file_first_seq;
-    }
+    // Last seq that must survive. Below 16 bytes the file is deleted; up to
+    // the end of its first entry it keeps no entry; then it keeps one.
+    const uint64_t kept = cut < first_entry_end ? last_file_first_seq - 1 : last_file_first_seq;
     {
       LogCapture log;
       auto wal = OpenExpecting(Opts(kMax), 1, kept);
@@ -523,11 +518,11 @@ TEST_F(WalTest, TrimUpToDeletesOnlyFullyCoveredFiles) {
   ASSERT_TRUE(wal->TrimUpTo(0).ok());
   EXPECT_EQ(WalFiles().size(), files.size());
 
-  // One short of covering file 1: nothing goes.
+  // One short of covering file 0: nothing goes.
   ASSERT_TRUE(wal->TrimUpTo(first_seqs[1] - 2).ok());
   EXPECT_EQ(WalFiles(), files);
 
-  // Covers files 0 and 1 exactly, and part of file 2.
+  // Covers files 0 and 1 and part of file 2: only 0 and 1 go.
   ASSERT_TRUE(wal->TrimUpTo(first_seqs[2] + 1).ok());
   std::vector<std::string> expected(files.begin() + 2, files.end());
   EXPECT_EQ(WalFiles(), expected);
