@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <atomic>
 #include <iostream>
+#include <mutex>
 #include <memory>
 #include <thread>
 
@@ -27,6 +29,7 @@ struct GenFlags {
   std::string url;
   double rate = 0;
   size_t batch = 1000;
+  int connections = 1;
   std::string start;
   std::string interval = "10ms";
   std::string tenant;
@@ -103,79 +106,107 @@ int RunGen(const GenFlags& f) {
     return 2;
   }
   if (url->target == "/") url->target = "/api/v1/logs";
-  HttpClient client(url->host, url->port);
   std::vector<std::pair<std::string, std::string>> headers = {
       {"Content-Type", "application/x-ndjson"}};
   if (!f.tenant.empty()) headers.emplace_back("X-Scope-OrgID", f.tenant);
 
-  const bool tty = isatty(STDERR_FILENO) != 0;
-  auto t0 = SteadyClock::now();
-  auto last_report = t0;
-  uint64_t sent = 0, rejected = 0, retries = 0;
-  std::string body;
-  size_t batch = std::max<size_t>(1, f.batch);
-  while (f.count == 0 || sent < f.count) {
+  // Connections take batches in turn from one generator (under `mu`), so the
+  // lines are the same whatever the number of connections.
+  std::mutex mu;
+  uint64_t generated = 0;  // GUARDED_BY(mu)
+  std::atomic<uint64_t> sent{0}, rejected{0}, retries{0};
+  std::atomic<bool> failed{false};
+  const size_t batch = std::max<size_t>(1, f.batch);
+  const auto t0 = SteadyClock::now();
+
+  auto next_batch = [&](std::string* body) -> size_t {
+    std::lock_guard lock(mu);
     size_t n = batch;
-    if (f.count != 0) n = std::min<uint64_t>(n, f.count - sent);
-    body.clear();
+    if (f.count != 0) n = static_cast<size_t>(std::min<uint64_t>(n, f.count - generated));
+    if (f.rate > 0) {
+      // Pace by lines handed out: line k is due at t0 + k / rate.
+      auto due = t0 + std::chrono::duration_cast<SteadyClock::duration>(
+                          std::chrono::duration<double>(static_cast<double>(generated) / f.rate));
+      std::this_thread::sleep_until(due);
+    }
+    body->clear();
     int64_t now = Clock::Real()->NowNanos();
     for (size_t i = 0; i < n; ++i) {
-      int64_t ts = live ? now : start_ns + static_cast<int64_t>(sent + i) * *interval;
-      record_truth(gen.Next(ts, &body));
-      body.push_back('\n');
+      int64_t ts = live ? now : start_ns + static_cast<int64_t>(generated + i) * *interval;
+      record_truth(gen.Next(ts, body));
+      body->push_back('\n');
     }
-    // Retry until stored: 429/503 mean "later", connection errors mean the
-    // server is restarting.
-    for (int attempt = 0;; ++attempt) {
-      auto res = client.Request(boost::beast::http::verb::post, url->target, body, headers);
-      if (res.ok() && res->status == 200) {
-        // {"accepted":N,"rejected":M,...}: count what the server refused.
-        auto pos = res->body.find("\"rejected\":");
-        if (pos != std::string::npos) rejected += std::strtoull(res->body.c_str() + pos + 11, nullptr, 10);
-        break;
+    generated += n;
+    return n;
+  };
+
+  auto worker = [&] {
+    HttpClient client(url->host, url->port);
+    std::string body;
+    while (!failed) {
+      size_t n = next_batch(&body);
+      if (n == 0) return;
+      // Retry until stored: 429/503 mean "later", connection errors mean the
+      // server is restarting.
+      for (int attempt = 0;; ++attempt) {
+        auto res = client.Request(boost::beast::http::verb::post, url->target, body, headers);
+        if (res.ok() && res->status == 200) {
+          // {"accepted":N,"rejected":M,...}: count what the server refused.
+          auto pos = res->body.find("\"rejected\":");
+          if (pos != std::string::npos) {
+            rejected += std::strtoull(res->body.c_str() + pos + 11, nullptr, 10);
+          }
+          break;
+        }
+        bool retry = !res.ok() || res->status == 429 || res->status == 503;
+        if (!retry || attempt > 600) {
+          std::cerr << "\nlode gen: "
+                    << (retry ? "giving up after 600 attempts"
+                              : "server answered " + std::to_string(res->status) + ": " +
+                                    res->body)
+                    << "\n";
+          failed = true;
+          return;
+        }
+        if (attempt == 0 || attempt % 10 == 0) {
+          spdlog::warn("lode gen: {} (retrying)",
+                       res.ok() ? "server busy: HTTP " + std::to_string(res->status)
+                                : std::string(res.status().message()));
+        }
+        ++retries;
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100 * (attempt + 1), 1000)));
       }
-      bool retry = !res.ok() || res->status == 429 || res->status == 503;
-      if (!retry) {
-        std::cerr << "\nlode gen: server answered " << res->status << ": " << res->body << "\n";
-        return 1;
-      }
-      if (attempt == 0 || attempt % 10 == 0) {
-        spdlog::warn("lode gen: {} (retrying)",
-                     res.ok() ? "server busy: HTTP " + std::to_string(res->status)
-                              : std::string(res.status().message()));
-      }
-      ++retries;
-      if (attempt > 600) {
-        std::cerr << "\nlode gen: giving up after " << attempt << " attempts\n";
-        return 1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100 * (attempt + 1), 1000)));
+      sent += n;
     }
-    sent += n;
-    auto now_t = SteadyClock::now();
-    if (f.rate > 0) {
-      auto due = t0 + std::chrono::duration_cast<SteadyClock::duration>(
-                          std::chrono::duration<double>(static_cast<double>(sent) / f.rate));
-      if (due > now_t) std::this_thread::sleep_until(due);
-      now_t = SteadyClock::now();
-    }
-    if (!f.quiet && now_t - last_report >= std::chrono::seconds(1)) {
-      last_report = now_t;
+  };
+
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < std::max(1, f.connections); ++i) threads.emplace_back(worker);
+  std::atomic<bool> done{false};
+  std::thread reporter([&] {
+    while (!done) {
+      for (int i = 0; i < 10 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (done || f.quiet) continue;
+      double secs = Seconds(SteadyClock::now() - t0);
       std::fprintf(stderr, "%slode gen: sent %llu lines (%.0f lines/s), rejected %llu, retries %llu%s",
-                   tty ? "\r" : "", static_cast<unsigned long long>(sent),
-                   static_cast<double>(sent) / Seconds(now_t - t0),
-                   static_cast<unsigned long long>(rejected),
-                   static_cast<unsigned long long>(retries), tty ? "" : "\n");
+                   tty ? "\r" : "", static_cast<unsigned long long>(sent.load()),
+                   static_cast<double>(sent.load()) / secs,
+                   static_cast<unsigned long long>(rejected.load()),
+                   static_cast<unsigned long long>(retries.load()), tty ? "" : "\n");
     }
-  }
+  });
+  for (auto& t : threads) t.join();
+  done = true;
+  reporter.join();
   double secs = Seconds(SteadyClock::now() - t0);
   if (!f.quiet) {
     std::fprintf(stderr, "%slode gen: sent %llu lines in %.2f s (%.0f lines/s), rejected %llu\n",
-                 tty ? "\r" : "", static_cast<unsigned long long>(sent), secs,
-                 static_cast<double>(sent) / std::max(secs, 1e-9),
-                 static_cast<unsigned long long>(rejected));
+                 tty ? "\r" : "", static_cast<unsigned long long>(sent.load()), secs,
+                 static_cast<double>(sent.load()) / std::max(secs, 1e-9),
+                 static_cast<unsigned long long>(rejected.load()));
   }
-  return rejected == 0 ? 0 : 1;
+  return failed ? 1 : (rejected == 0 ? 0 : 1);
 }
 
 }  // namespace
@@ -195,6 +226,8 @@ void AddGenCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--rate", f->rate, "Lines per second when posting; 0 means as fast as possible")
       ->capture_default_str();
   cmd->add_option("--batch", f->batch, "Lines per request when posting")->capture_default_str();
+  cmd->add_option("--connections,-c", f->connections, "Concurrent connections when posting")
+      ->capture_default_str();
   cmd->add_option("--start", f->start,
                   "Event time of the first line (RFC 3339 or epoch). Default: "
                   "2024-11-14T00:00:00Z on stdout; the current time, live, with --url");

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <filesystem>
 
@@ -92,14 +93,21 @@ class PosixEnv final : public Env {
   }
 
   Status WriteFileAtomic(const std::string& path, std::string_view data) override {
-    std::string tmp = path + ".tmp";
+    // A unique temporary name, so concurrent writers of one path never share it.
+    static std::atomic<uint64_t> counter{0};
+    std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." +
+                      std::to_string(counter.fetch_add(1));
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return Status::FromErrno("open " + tmp, errno);
     PosixWritableFile f(tmp, fd, 0);
-    LODE_RETURN_IF_ERROR(f.Append(data));
-    LODE_RETURN_IF_ERROR(f.Sync());
-    LODE_RETURN_IF_ERROR(f.Close());
-    LODE_RETURN_IF_ERROR(RenameFile(tmp, path));
+    Status s = f.Append(data);
+    if (s.ok()) s = f.Sync();
+    if (s.ok()) s = f.Close();
+    if (s.ok()) s = RenameFile(tmp, path);
+    if (!s.ok()) {
+      ::unlink(tmp.c_str());
+      return s;
+    }
     return SyncDir(std::filesystem::path(path).parent_path().string());
   }
 

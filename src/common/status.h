@@ -82,8 +82,11 @@ template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  // REQUIRES: !status.ok(). An OK status here is a bug; release builds turn
+  // it into an Internal error rather than a result with neither value nor error.
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).ok() && "Result constructed from an OK status");
+    if (std::get<Status>(v_).ok()) v_ = Status::Internal("Result constructed from an OK status");
   }
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -115,7 +118,8 @@ class [[nodiscard]] Result {
 
 #define LODE_CONCAT_INNER_(a, b) a##b
 #define LODE_CONCAT_(a, b) LODE_CONCAT_INNER_(a, b)
-// Declares `lhs` from a Result<T> expression, or returns its Status.
+// Declares `lhs` from a Result<T> expression, or returns its Status. Expands
+// to several statements: use it only where a statement list may stand.
 #define LODE_ASSIGN_OR_RETURN(lhs, expr) \
   LODE_ASSIGN_OR_RETURN_IMPL_(LODE_CONCAT_(lode_result_, __LINE__), lhs, expr)
 #define LODE_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \

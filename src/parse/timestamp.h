@@ -7,20 +7,23 @@
 //
 // Accepted shapes (after trimming whitespace, one pair of surrounding double quotes and one
 // pair of surrounding square brackets):
-//   RFC 3339 / ISO 8601   2024-11-14T17:01:04Z, 2024-11-14t17:01:04.123+02:00,
-//                         2024-11-14 17:01:04,123 (log4j / Python logging), 2024-11-14 (midnight),
-//                         20241114T170104Z (basic), 2024/11/14 17:01:04 (Go log)
-//   Epoch numbers         1731596464, 1731596464.123, -1.5, 1731596464123 (ms), ... (see
-//   EpochToNanos) JavaScript            Thu Nov 14 2024 17:01:04 GMT+0200 (Israel Standard Time),
-//   also with a
-//                         "Date " prefix, Thu, 14 Nov 2024 15:01:04 GMT (toUTCString)
-//   RFC 2822 / RFC 1123   Thu, 14 Nov 2024 17:01:04 +0200, 4 Nov 24 17:01 EST
-//   Syslog RFC 3164       Nov 14 17:01:04, Nov  4 07:01:04.123, Nov 14 2024 17:01:04
-//   Common Log Format     14/Nov/2024:17:01:04 +0200, [14/Nov/2024:17:01:04 +0200]
-//   Others                Thu Nov 14 17:01:04 2024 (asctime), Thu Nov 14 17:01:04 UTC 2024 (date),
-//                         14-Nov-2024 17:01:04 (Tomcat), Nov 14, 2024 5:01:04 PM
-//                         (java.util.logging), 2024-11-14 17:01:04.123 +0000 UTC (Go time.String),
-//                         081109 203615 (HDFS)
+//   RFC 3339 / ISO 8601  2024-11-14T17:01:04Z, 2024-11-14t17:01:04.123+02:00, +0200, +02, z,
+//                        2024-11-14 17:01:04,123 (log4j, Python logging), 2024-11-14 (midnight),
+//                        20241114T170104Z (basic), 2024/11/14 17:01:04 (Go log)
+//   Epoch numbers        1731596464, 1731596464.123, -1.5, 1731596464123 (ms), ... (as
+//                        EpochToNanos)
+//   JavaScript           Thu Nov 14 2024 17:01:04 GMT+0200 (Israel Standard Time), with or
+//                        without a "Date " prefix or the (name); GMT-0500, GMT+05:30;
+//                        Thu, 14 Nov 2024 15:01:04 GMT (toUTCString)
+//   RFC 2822 / RFC 1123  Thu, 14 Nov 2024 17:01:04 +0200, 4 Nov 24 17:01 EST (UT, UTC, GMT, Z,
+//                        EST EDT CST CDT MST MDT PST PDT; 2-digit years 00-49 20xx, 50-99 19xx)
+//   Syslog RFC 3164      Nov 14 17:01:04, Nov  4 07:01:04.123, Nov 14 2024 17:01:04
+//   Common Log Format    14/Nov/2024:17:01:04 +0200, [14/Nov/2024:17:01:04 +0200]
+//   Others               Thu Nov 14 17:01:04 2024 (asctime), Thu Nov 14 17:01:04 UTC 2024
+//                        (date), 14-Nov-2024 17:01:04 (Tomcat), Nov 14, 2024 5:01:04 PM
+//                        (java.util.logging), 2024-11-14 17:01:04.1 +0000 UTC (Go time.String),
+//                        081109 203615 (HDFS yyMMdd HHmmss)
+// Month and weekday names may be abbreviated to 3 or more letters ("Sept", "Thurs").
 // Leap seconds: a second of 60 is accepted in any minute and read as 59 (the fraction is kept),
 // so 23:59:60.5 sorts after 23:59:59.4 and stays on the same day. 24:00:00 is the next midnight.
 #pragma once

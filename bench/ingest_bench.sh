@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Ingest benchmark: `lode gen` posts N generated lines (fixed seed) over HTTP
+# to a fresh `lode serve`; reports wall-clock lines/s, lines per CPU-second of
+# the server process, peak RSS, and stored bytes per line.
+#
+#   bench/ingest_bench.sh [LODE] [LINES] [CONNECTIONS] [BATCH]
+#
+# Results go to stdout and bench/out/ingest-<date>.txt.
+set -euo pipefail
+LODE=$(readlink -f "${1:-build/lode}")
+LINES=${2:-${LODE_BENCH_LINES:-2000000}}
+CONNS=${3:-4}
+BATCH=${4:-5000}
+HERE=$(cd "$(dirname "$0")" && pwd)
+OUT="$HERE/out"
+mkdir -p "$OUT"
+WORK=$(mktemp -d /tmp/lode-bench-XXXXXX)
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+TICKS=$(getconf CLK_TCK)
+
+"$LODE" serve --data "$WORK/data" --http "127.0.0.1:$PORT" --log-level warn &
+PID=$!
+cleanup() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+c0=$(cpu_ticks)
+t0=$(date +%s.%N)
+"$LODE" gen --url "http://127.0.0.1:$PORT" --count "$LINES" --seed 1 --start 2024-11-14T00:00:00Z \
+  --interval 8640us --connections "$CONNS" --batch "$BATCH" --quiet
+t1=$(date +%s.%N)
+c1=$(cpu_ticks)
+rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
+stored=$(du -sb "$WORK/data" | cut -f1)
+# The raw NDJSON, for the size comparison.
+"$LODE" gen --count "$LINES" --seed 1 --start 2024-11-14T00:00:00Z --interval 8640us > "$WORK/raw.ndjson"
+raw=$(stat -c %s "$WORK/raw.ndjson")
+count=$(curl -fsS "http://127.0.0.1:$PORT/api/v1/aggregate" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
+
+REPORT=$(python3 - "$LINES" "$t0" "$t1" "$c0" "$c1" "$TICKS" "$rss_kib" "$stored" "$raw" "$count" "$CONNS" "$BATCH" <<'PY'
+import sys
+lines, t0, t1, c0, c1, ticks, rss, stored, raw, count, conns, batch = sys.argv[1:]
+lines = int(lines); wall = float(t1) - float(t0); cpu = (int(c1) - int(c0)) / int(ticks)
+print(f"lines sent               {lines}  (stored: {count})")
+print(f"connections x batch      {conns} x {batch}")
+print(f"wall time                {wall:.2f} s")
+print(f"ingest rate              {lines / wall:,.0f} lines/s")
+print(f"server CPU               {cpu:.2f} s")
+print(f"lines per server CPU-s   {lines / cpu:,.0f}")
+print(f"peak RSS of the server   {int(rss) / 1024:.0f} MiB")
+print(f"raw NDJSON               {int(raw) / 1e6:.1f} MB ({int(raw) / lines:.0f} B/line)")
+print(f"stored on disk (WAL)     {int(stored) / 1e6:.1f} MB ({int(stored) / lines:.0f} B/line)")
+PY
+)
+{
+  echo "# lode ingest benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(uname -r)"
+  echo "$REPORT"
+} | tee "$OUT/ingest-$(date -u +%Y%m%dT%H%M%SZ).txt"
