@@ -53,7 +53,9 @@ run: build
 	@./scripts/run.sh $(BUILD)/lode
 
 bench: build
+	@./scripts/setup-bench.sh
 	@./bench/ingest_bench.sh $(BUILD)/lode
+	@./bench/storage_bench.sh $(BUILD)/lode $${LODE_BENCH_LINES:-10000000}
 
 format:
 	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h')

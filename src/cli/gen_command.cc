@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/http_client.h"
 #include "common/clock.h"
+#include "common/json_writer.h"
 #include "gen/fleet.h"
 #include "parse/duration.h"
 #include "parse/timestamp.h"
@@ -34,6 +35,7 @@ struct GenFlags {
   std::string interval = "10ms";
   std::string tenant;
   std::string truth;  // write the ground truth of each line here (TSV)
+  std::string format = "raw";  // raw: the fleet's own JSON; normalized: the ground truth as JSON
   bool quiet = false;
 };
 
@@ -85,11 +87,39 @@ int RunGen(const GenFlags& f) {
                  static_cast<int>(g.source.size()), g.source.data(), g.template_id);
   };
 
+  // Appends one line (without the newline) in the chosen --format. "normalized" writes what a
+  // correct parser makes of the line, flat, for loading into other systems (bench/clickhouse/):
+  // {"ts":"<RFC 3339 UTC>","ts_ns":N,"level":"info","service":..,"instance":..,"source":..,
+  //  "message":..}.
+  const bool normalized = f.format == "normalized";
+  std::string raw_line, ts_text;
+  auto next_line = [&](int64_t ts, std::string* out) {
+    if (!normalized) {
+      record_truth(gen.Next(ts, out));
+      return;
+    }
+    raw_line.clear();
+    const GeneratedLine g = gen.Next(ts, &raw_line);
+    record_truth(g);
+    ts_text.clear();
+    FormatRfc3339(g.timestamp_ns, &ts_text);
+    JsonWriter w(out);
+    w.BeginObject();
+    w.Key("ts").String(ts_text);
+    w.Key("ts_ns").Int(g.timestamp_ns);
+    w.Key("level").String(LevelName(g.level));
+    w.Key("service").String(g.service);
+    w.Key("instance").String(g.instance);
+    w.Key("source").String(g.source);
+    w.Key("message").String(g.message);
+    w.EndObject();
+  };
+
   if (f.url.empty()) {
     std::string buf;
     buf.reserve(1 << 20);
     for (uint64_t i = 0; f.count == 0 || i < f.count; ++i) {
-      record_truth(gen.Next(start_ns + static_cast<int64_t>(i) * *interval, &buf));
+      next_line(start_ns + static_cast<int64_t>(i) * *interval, &buf);
       buf.push_back('\n');
       if (buf.size() > (1 << 20) - 4096) {
         if (fwrite(buf.data(), 1, buf.size(), stdout) != buf.size()) return 1;  // e.g. EPIPE
@@ -133,7 +163,7 @@ int RunGen(const GenFlags& f) {
     int64_t now = Clock::Real()->NowNanos();
     for (size_t i = 0; i < n; ++i) {
       int64_t ts = live ? now : start_ns + static_cast<int64_t>(generated + i) * *interval;
-      record_truth(gen.Next(ts, body));
+      next_line(ts, body);
       body->push_back('\n');
     }
     generated += n;
@@ -237,6 +267,11 @@ void AddGenCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--truth", f->truth,
                   "Also write each line's ground truth (time, level, service, instance, source, "
                   "template) to this TSV file");
+  cmd->add_option("--format", f->format,
+                  "raw: the fleet's JSON lines; normalized: one flat JSON object per line with "
+                  "ts, ts_ns, level, service, instance, source, message (for loading elsewhere)")
+      ->check(CLI::IsMember({"raw", "normalized"}))
+      ->capture_default_str();
   cmd->add_flag("--quiet,-q", f->quiet, "No progress line on stderr");
   cmd->callback([f, exit_code] { *exit_code = RunGen(*f); });
 }

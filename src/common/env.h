@@ -29,6 +29,16 @@ class WritableFile {
   virtual uint64_t Size() const = 0;
 };
 
+// A file opened for reading at any offset. Thread-safe (pread).
+class RandomAccessFile {
+ public:
+  virtual ~RandomAccessFile() = default;
+  // Reads exactly `n` bytes at `offset` into *out (resized to n). IOError on
+  // failure, Corruption when the file is shorter than offset + n.
+  virtual Status Read(uint64_t offset, size_t n, std::string* out) const = 0;
+  virtual uint64_t Size() const = 0;
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -38,6 +48,8 @@ class Env {
 
   // Opens `path` for appending, creating it if absent.
   virtual Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) = 0;
+  // Opens `path` for positional reads.
+  virtual Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) = 0;
   // Reads the whole file into *out.
   virtual Status ReadFile(const std::string& path, std::string* out) = 0;
   // Writes `data` to `path` atomically: temp file, fsync, rename, fsync of the directory.
@@ -54,6 +66,45 @@ class Env {
   virtual Status SyncDir(const std::string& dir) = 0;
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
   virtual bool FileExists(const std::string& path) = 0;
+};
+
+// An Env that forwards every call to another; tests derive from it and
+// override only what they want to break (LevelDB's EnvWrapper).
+class EnvWrapper : public Env {
+ public:
+  // REQUIRES: base outlives the wrapper.
+  explicit EnvWrapper(Env* base) : base_(base) {}
+  Env* base() const { return base_; }
+
+  Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
+    return base_->NewAppendableFile(path);
+  }
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
+    return base_->NewRandomAccessFile(path);
+  }
+  Status ReadFile(const std::string& path, std::string* out) override {
+    return base_->ReadFile(path, out);
+  }
+  Status WriteFileAtomic(const std::string& path, std::string_view data) override {
+    return base_->WriteFileAtomic(path, data);
+  }
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
+    return base_->ListDir(dir);
+  }
+  Status CreateDirs(const std::string& dir) override { return base_->CreateDirs(dir); }
+  Status RemoveFile(const std::string& path) override { return base_->RemoveFile(path); }
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    return base_->RenameFile(from, to);
+  }
+  Status TruncateFile(const std::string& path, uint64_t size) override {
+    return base_->TruncateFile(path, size);
+  }
+  Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
+  Result<uint64_t> FileSize(const std::string& path) override { return base_->FileSize(path); }
+  bool FileExists(const std::string& path) override { return base_->FileExists(path); }
+
+ private:
+  Env* base_;
 };
 
 // Joins two path parts with exactly one '/'.

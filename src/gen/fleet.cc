@@ -1300,6 +1300,8 @@ GeneratedLine FleetGenerator::Next(int64_t timestamp_ns, std::string* out) {
   result.instance = inst.name;
   result.source = kSourceNames[svc.origin];
   result.template_id = template_id;
+  result.message = msg_;
+  if (svc.origin == kOriginDocker) result.message.remove_suffix(1);  // the "\n" of json-file
 
   switch (svc.origin) {
     case kOriginK8s:

@@ -102,6 +102,10 @@ struct GeneratedLine {
   std::string_view instance;  // instance a correct parser derives
   std::string_view source;    // "http", "k8s", "docker", "cloudwatch"
   int template_id;            // index of the message template used (for pattern-mining accuracy)
+  // The raw message text, as a correct parser yields it for the record: the message/msg/log field
+  // value as written (unescaped), and for Docker lines the whole `log` value (level word included)
+  // minus its trailing "\n". Valid until the next Next() call.
+  std::string_view message;
 };
 
 // Produces log lines from the simulated fleet. Deterministic for a seed: the same options and the
@@ -113,7 +117,7 @@ class FleetGenerator {
 
   // Appends one JSON object (no trailing newline) describing an event at `timestamp_ns` to *out
   // and returns its ground truth. The string_views in the result stay valid for the generator's
-  // lifetime.
+  // lifetime, except `message`, which is valid until the next Next() call.
   GeneratedLine Next(int64_t timestamp_ns, std::string* out);
 
   // Number of distinct message templates the generator can emit (including the needle).

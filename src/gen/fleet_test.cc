@@ -534,6 +534,49 @@ TEST(FleetTest, LinesAreValidJsonMatchingTheirGroundTruth) {
   EXPECT_EQ(shapes.size(), static_cast<size_t>(kShapes)) << "every http timestamp shape";
 }
 
+// GeneratedLine::message is the message field as a parser reads it (JSON-unescaped); Docker's
+// `log` keeps its level word and loses only the trailing newline.
+TEST(FleetTest, MessageIsTheRawMessageText) {
+  FleetGenerator gen(FleetOptions{});
+  simdjson::dom::parser parser;
+  std::string line;
+  std::set<std::string> sources;
+  for (int i = 0; i < 60000; ++i) {
+    line.clear();
+    const GeneratedLine truth = gen.Next(kStart + i * kMilli, &line);
+    SCOPED_TRACE(line);
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(line).get(doc), simdjson::SUCCESS);
+    std::string_view expected;
+    const auto field = [&](const char* key) {
+      std::string_view v;
+      if (doc[key].get_string().get(v) == simdjson::SUCCESS) expected = v;
+    };
+    if (truth.source == "k8s" || truth.source == "docker") {
+      field("log");
+    } else if (truth.source == "cloudwatch") {
+      field("message");
+    } else {
+      field("message");
+      field("msg");
+    }
+    if (truth.source == "docker") {
+      ASSERT_TRUE(expected.ends_with('\n'));
+      expected.remove_suffix(1);
+      const std::string level(LevelName(truth.level));
+      std::string upper(level.size(), ' ');
+      std::transform(level.begin(), level.end(), upper.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+      EXPECT_TRUE(truth.message.starts_with(upper + " ")) << truth.message;
+    }
+    ASSERT_FALSE(expected.empty());
+    ASSERT_EQ(truth.message, expected);
+    EXPECT_FALSE(truth.message.ends_with('\n'));
+    sources.insert(std::string(truth.source));
+  }
+  EXPECT_EQ(sources, (std::set<std::string>{"k8s", "docker", "cloudwatch", "http"}));
+}
+
 TEST(FleetTest, OtherSeedsAndFleetSizes) {
   for (const uint64_t seed : {2u, 3u, 12345u}) {
     FleetOptions options;

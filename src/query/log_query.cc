@@ -6,17 +6,14 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "query/regex_literals.h"
+
 namespace lode {
 
 namespace {
 
 double MillisSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
-int64_t FloorDiv(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
 }  // namespace
@@ -32,7 +29,9 @@ Result<LogFilter> LogFilter::Make(const FilterSpec& spec) {
   }
   f.scan_.services = spec.services;
   f.scan_.instances = spec.instances;
-  f.contains_ = spec.contains;
+  // The store prefilters with its text index and checks the substring itself.
+  if (!spec.contains.empty()) f.scan_.required_substrings.push_back(spec.contains);
+  f.scan_.include_archive = spec.include_archive;
   if (!spec.regex.empty()) {
     RE2::Options opts;
     opts.set_log_errors(false);
@@ -41,14 +40,13 @@ Result<LogFilter> LogFilter::Make(const FilterSpec& spec) {
       return Status::InvalidArgument("invalid regex \"" + spec.regex + "\": " + re->error());
     }
     f.regex_ = std::move(re);
+    // Literals every match contains let the store skip blocks by index.
+    for (auto& lit : RequiredLiterals(spec.regex)) f.scan_.required_substrings.push_back(lit);
   }
   return f;
 }
 
 bool LogFilter::Matches(const Record& r) const {
-  if (!contains_.empty() && std::string_view(r.message).find(contains_) == std::string_view::npos) {
-    return false;
-  }
   if (regex_ && !RE2::PartialMatch(r.message, *regex_)) return false;
   return true;
 }
@@ -113,33 +111,44 @@ Result<AggregateResult> QueryAggregate(const LogStore& store, const AggregateSpe
   }
   LODE_ASSIGN_OR_RETURN(LogFilter filter, LogFilter::Make(fs));
 
-  // Group key: (level or 0xFF, service or "").
-  struct KeyHash {
-    size_t operator()(const std::pair<int, std::string>& k) const {
-      return std::hash<std::string>()(k.second) * 31 + static_cast<size_t>(k.first);
-    }
-  };
-  std::unordered_map<std::pair<int, std::string>, AggregateGroup, KeyHash> groups;
+  CountSpec cs;
+  cs.by_level = spec.by_level;
+  cs.by_service = spec.by_service;
+  cs.step_ns = spec.step_ns;
+  CountResult counts;
+  if (!filter.has_row_conditions()) {
+    // The store can answer from its block statistics.
+    LODE_RETURN_IF_ERROR(store.Count(filter.scan(), cs, &counts));
+  } else {
+    CountKey key;
+    LODE_RETURN_IF_ERROR(store.Scan(filter.scan(), [&](const Record& r) {
+      ++counts.scanned;
+      if (!filter.Matches(r)) return true;
+      ++counts.matched;
+      if (cs.by_level) key.level = static_cast<int>(r.level);
+      if (cs.by_service) key.service = r.service;
+      if (cs.step_ns > 0) key.bucket = FloorToStep(r.timestamp_ns, cs.step_ns);
+      ++counts.counts[key];
+      return true;
+    }));
+  }
   AggregateResult result;
-  std::pair<int, std::string> key;
-  Status s = store.Scan(filter.scan(), [&](const Record& r) {
-    ++result.stats.scanned;
-    if (!filter.Matches(r)) return true;
-    ++result.stats.matched;
-    key.first = spec.by_level ? static_cast<int>(r.level) : -1;
-    if (spec.by_service) key.second = r.service;
-    auto [it, inserted] = groups.try_emplace(key);
-    AggregateGroup& g = it->second;
-    if (inserted) {
-      if (spec.by_level) g.level = r.level;
-      if (spec.by_service) g.service = r.service;
+  result.stats.scanned = counts.scanned;
+  result.stats.matched = counts.matched;
+  // counts is ordered by (level, service, bucket): one group per run.
+  for (const auto& [key, n] : counts.counts) {
+    std::optional<Level> level;
+    std::optional<std::string> service;
+    if (spec.by_level) level = static_cast<Level>(key.level);
+    if (spec.by_service) service = key.service;
+    if (result.groups.empty() || result.groups.back().level != level ||
+        result.groups.back().service != service) {
+      result.groups.push_back(AggregateGroup{level, service, 0, {}});
     }
-    ++g.count;
-    if (spec.step_ns > 0) ++g.buckets[FloorDiv(r.timestamp_ns, spec.step_ns) * spec.step_ns];
-    return true;
-  });
-  LODE_RETURN_IF_ERROR(s);
-  for (auto& [k, g] : groups) result.groups.push_back(std::move(g));
+    AggregateGroup& g = result.groups.back();
+    g.count += n;
+    if (spec.step_ns > 0) g.buckets[key.bucket] += n;
+  }
   std::sort(result.groups.begin(), result.groups.end(), [](const auto& a, const auto& b) {
     if (a.count != b.count) return a.count > b.count;
     return std::tie(a.level, a.service) < std::tie(b.level, b.service);

@@ -30,6 +30,7 @@ struct FilterSpec {
   std::vector<std::string> instances;
   std::string contains;  // case-sensitive substring of the message
   std::string regex;     // RE2 syntax, unanchored, matched against the message
+  bool include_archive = false;  // also search archived segments
 };
 
 // A FilterSpec made ready to run: the regex compiled. Immutable, thread-safe.
@@ -38,12 +39,15 @@ class LogFilter {
   // InvalidArgument when the regex does not compile (message names the error).
   static Result<LogFilter> Make(const FilterSpec& spec);
 
-  bool Matches(const Record& r) const;  // the message conditions only
+  // The conditions the store does not check itself (the regex). Records a
+  // scan of scan() visits already satisfy everything else, `contains` included.
+  bool Matches(const Record& r) const;
+  // True when Matches() checks anything (so records must be looked at).
+  bool has_row_conditions() const { return regex_ != nullptr; }
   const ScanSpec& scan() const { return scan_; }
 
  private:
   ScanSpec scan_;
-  std::string contains_;
   std::shared_ptr<const re2::RE2> regex_;
 };
 
@@ -61,7 +65,7 @@ struct LogsResult {
 };
 
 // Returns at most `limit` matching records, the newest (kBackward) or oldest
-// (kForward) first. Ties in time keep ingest order.
+// (kForward) first. Records with equal timestamps come in no particular order.
 Result<LogsResult> QueryLogs(const LogStore& store, const FilterSpec& spec, size_t limit,
                              Direction direction);
 

@@ -83,6 +83,10 @@ Result<FilterSpec> FilterFromParams(const HttpRequest& req, const QueryParams& p
   for (auto v : params.GetAll("instance")) spec.instances.emplace_back(v);
   if (auto v = params.Get("contains")) spec.contains = *v;
   if (auto v = params.Get("regex")) spec.regex = *v;
+  if (auto v = params.Get("archive")) {
+    if (*v != "true" && *v != "false") return BadParam("archive", "must be true or false");
+    spec.include_archive = *v == "true";
+  }
   return spec;
 }
 
@@ -123,14 +127,15 @@ Result<std::string> TenantOf(const HttpRequest& req) {
   auto it = req.find("X-Scope-OrgID");
   if (it == req.end()) return std::string(kDefaultTenant);
   std::string_view t = it->value();
-  bool ok = !t.empty() && t.size() <= 64;
+  // "." and ".." would name directories, not tenants.
+  bool ok = !t.empty() && t.size() <= 64 && t != "." && t != "..";
   for (char c : t) {
     ok &= (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
           c == '_' || c == '-' || c == '.';
   }
   if (!ok) {
     return Status::InvalidArgument("header X-Scope-OrgID: tenant must be 1-64 characters of "
-                                   "A-Z a-z 0-9 _ . -");
+                                   "A-Z a-z 0-9 _ . - (and not . or ..)");
   }
   return std::string(t);
 }
@@ -149,8 +154,9 @@ asio::awaitable<Status> PublishAndWait(Bus* bus, RecordBatch batch) {
       asio::use_awaitable, std::move(batch));
 }
 
-LodeApi::LodeApi(HttpServer* server, Bus* bus, const LogStore* store, const ApiOptions& options)
-    : server_(server), bus_(bus), store_(store), options_(options) {}
+LodeApi::LodeApi(HttpServer* server, Bus* bus, const LogStore* store, SegmentStore* segments,
+                 const ApiOptions& options)
+    : server_(server), bus_(bus), store_(store), segments_(segments), options_(options) {}
 
 void LodeApi::Register() {
   server_->Route(http::verb::post, "/api/v1/logs", [this](HttpRequest& r) { return Ingest(r); });
@@ -158,6 +164,12 @@ void LodeApi::Register() {
   server_->Route(http::verb::get, "/api/v1/aggregate",
                  [this](HttpRequest& r) { return Aggregate(r); });
   server_->Route(http::verb::get, "/metrics", [this](HttpRequest& r) { return Metrics(r); });
+  if (segments_ != nullptr) {
+    server_->Route(http::verb::post, "/api/v1/archive/restore",
+                   [this](HttpRequest& r) { return Restore(r); });
+    server_->Route(http::verb::post, "/api/v1/admin/flush",
+                   [this](HttpRequest& r) { return Flush(r); });
+  }
   auto ok = [](HttpRequest& r) -> asio::awaitable<HttpResponse> {
     co_return JsonResponse(r, http::status::ok, "{\"status\":\"ok\"}");
   };
@@ -242,7 +254,7 @@ asio::awaitable<HttpResponse> LodeApi::Ingest(HttpRequest& req) {
 asio::awaitable<HttpResponse> LodeApi::QueryLogs(HttpRequest& req) {
   auto params = QueryParams::FromTarget(req.target());
   Status known = CheckUnknown(params, {"start", "end", "level", "service", "instance",
-                                       "contains", "regex", "limit", "direction"});
+                                       "contains", "regex", "archive", "limit", "direction"});
   if (!known.ok()) co_return ErrorResponse(req, known);
   auto spec = FilterFromParams(req, params, options_.clock->NowNanos());
   if (!spec.ok()) co_return ErrorResponse(req, spec.status());
@@ -275,7 +287,7 @@ asio::awaitable<HttpResponse> LodeApi::QueryLogs(HttpRequest& req) {
 asio::awaitable<HttpResponse> LodeApi::Aggregate(HttpRequest& req) {
   auto params = QueryParams::FromTarget(req.target());
   Status known = CheckUnknown(params, {"start", "end", "level", "service", "instance",
-                                       "contains", "regex", "by", "step"});
+                                       "contains", "regex", "archive", "by", "step"});
   if (!known.ok()) co_return ErrorResponse(req, known);
   AggregateSpec spec;
   auto filter = FilterFromParams(req, params, options_.clock->NowNanos());
@@ -366,6 +378,32 @@ asio::awaitable<HttpResponse> LodeApi::Metrics(HttpRequest& req) {
   AppendMetric(&out, "lode_store_wal_bytes", "Bytes in WAL files.", "gauge", "", st.wal_bytes);
   AppendMetric(&out, "lode_store_memory_bytes", "Approximate bytes of records held in memory.",
                "gauge", "", st.memory_bytes);
+  AppendMetric(&out, "lode_store_segments", "Live segments.", "gauge", "", st.segments);
+  AppendMetric(&out, "lode_store_segment_bytes", "Bytes in live segments.", "gauge", "",
+               st.segment_bytes);
+  AppendMetric(&out, "lode_store_archived_segments", "Segments in the archive.", "gauge", "",
+               st.archived_segments);
+  AppendMetric(&out, "lode_store_archived_bytes", "Bytes in the archive.", "gauge", "",
+               st.archived_bytes);
+  if (segments_ != nullptr) {
+    const auto& c = segments_->counters();
+    AppendMetric(&out, "lode_store_flushes_total", "Head flushes into segments.", "counter", "",
+                 c.flushes.load());
+    AppendMetric(&out, "lode_store_merges_total", "Segment merges.", "counter", "",
+                 c.merges.load());
+    AppendMetric(&out, "lode_store_retention_deleted_segments_total",
+                 "Segments deleted by retention.", "counter", "", c.deleted_by_retention.load());
+    AppendMetric(&out, "lode_store_archived_segments_total", "Segments moved to the archive.",
+                 "counter", "", c.archived.load());
+    AppendMetric(&out, "lode_store_restored_segments_total", "Segments restored from the archive.",
+                 "counter", "", c.restored.load());
+    AppendMetric(&out, "lode_store_quarantined_segments_total",
+                 "Segments that failed a checksum and were quarantined.", "counter", "",
+                 c.quarantined.load());
+    AppendMetric(&out, "lode_store_maintenance_errors_total",
+                 "Failed background flush/merge/retention rounds.", "counter", "",
+                 c.maintenance_errors.load());
+  }
   AppendMetric(&out, "lode_http_connections_total", "HTTP connections accepted.", "counter", "",
                server_->connections_accepted());
   HttpResponse res(http::status::ok, req.version());
@@ -374,6 +412,24 @@ asio::awaitable<HttpResponse> LodeApi::Metrics(HttpRequest& req) {
   res.body() = std::move(out);
   res.prepare_payload();
   co_return res;
+}
+
+asio::awaitable<HttpResponse> LodeApi::Restore(HttpRequest& req) {
+  auto params = QueryParams::FromTarget(req.target());
+  Status known = CheckUnknown(params, {"start", "end"});
+  if (!known.ok()) co_return ErrorResponse(req, known);
+  auto spec = FilterFromParams(req, params, options_.clock->NowNanos());
+  if (!spec.ok()) co_return ErrorResponse(req, spec.status());
+  auto n = co_await server_->RunBlocking(
+      [&] { return segments_->RestoreArchived(spec->tenant, spec->start_ns, spec->end_ns); });
+  if (!n.ok()) co_return ErrorResponse(req, n.status());
+  co_return JsonResponse(req, http::status::ok, "{\"restored\":" + std::to_string(*n) + "}");
+}
+
+asio::awaitable<HttpResponse> LodeApi::Flush(HttpRequest& req) {
+  Status s = co_await server_->RunBlocking([&] { return segments_->Flush(); });
+  if (!s.ok()) co_return ErrorResponse(req, s);
+  co_return JsonResponse(req, http::status::ok, "{\"flushed\":true}");
 }
 
 }  // namespace lode

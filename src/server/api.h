@@ -3,6 +3,8 @@
 //   POST /api/v1/logs       ingest JSON object / array / NDJSON / text
 //   GET  /api/v1/logs       list matching records
 //   GET  /api/v1/aggregate  counts by level and/or service, optionally per step
+//   POST /api/v1/archive/restore  move archived segments back to the live set
+//   POST /api/v1/admin/flush      write the in-memory head into segments now
 //   GET  /healthz, /readyz  probes
 //   GET  /metrics           Prometheus text format
 //
@@ -17,6 +19,7 @@
 #include "pipeline/log_body.h"
 #include "server/http_server.h"
 #include "storage/log_store.h"
+#include "storage/segment_store.h"
 
 namespace lode {
 
@@ -40,8 +43,11 @@ struct SourceCounters {
 
 class LodeApi {
  public:
-  // REQUIRES: server, bus and store outlive the API.
-  LodeApi(HttpServer* server, Bus* bus, const LogStore* store, const ApiOptions& options);
+  // REQUIRES: server, bus and store outlive the API. `segments` is the same
+  // store when it is a SegmentStore (for the archive and admin endpoints and
+  // storage metrics), else null.
+  LodeApi(HttpServer* server, Bus* bus, const LogStore* store, SegmentStore* segments,
+          const ApiOptions& options);
 
   // Adds the routes to the server. REQUIRES: before server->Start().
   void Register();
@@ -53,10 +59,13 @@ class LodeApi {
   boost::asio::awaitable<HttpResponse> QueryLogs(HttpRequest& req);
   boost::asio::awaitable<HttpResponse> Aggregate(HttpRequest& req);
   boost::asio::awaitable<HttpResponse> Metrics(HttpRequest& req);
+  boost::asio::awaitable<HttpResponse> Restore(HttpRequest& req);
+  boost::asio::awaitable<HttpResponse> Flush(HttpRequest& req);
 
   HttpServer* server_;
   Bus* bus_;
   const LogStore* store_;
+  SegmentStore* segments_;
   ApiOptions options_;
   SourceCounters http_;
 };

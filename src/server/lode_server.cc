@@ -13,10 +13,16 @@ Result<std::unique_ptr<LodeServer>> LodeServer::Start(const ServerConfig& config
   ho.worker_threads = config.worker_threads;
   ho.max_body_bytes = config.max_body_bytes;
 
-  MemoryStore::Options so;
+  SegmentStore::Options so;
   so.dir = config.data_dir;
   so.wal_file_bytes = config.wal_file_bytes;
-  LODE_ASSIGN_OR_RETURN(s->store_, MemoryStore::Open(so));
+  so.flush_bytes = config.flush_bytes;
+  so.flush_age_ns = config.flush_age_ns;
+  so.retention_ns = config.retention_ns;
+  so.retention_bytes = config.retention_bytes;
+  so.archive_after_ns = config.archive_after_ns;
+  so.archive_dir = config.archive_dir;
+  LODE_ASSIGN_OR_RETURN(s->store_, SegmentStore::Open(so));
 
   InProcessBus::Options bo;
   bo.budget_bytes = config.queue_budget_bytes;
@@ -27,7 +33,8 @@ Result<std::unique_ptr<LodeServer>> LodeServer::Start(const ServerConfig& config
   ApiOptions ao;
   ao.body_limits.max_line_bytes = config.max_line_bytes;
   ao.max_decoded_bytes = config.max_decoded_bytes;
-  s->api_ = std::make_unique<LodeApi>(s->http_.get(), s->bus_.get(), s->store_.get(), ao);
+  s->api_ = std::make_unique<LodeApi>(s->http_.get(), s->bus_.get(), s->store_.get(),
+                                      s->store_.get(), ao);
   s->api_->Register();
   LODE_RETURN_IF_ERROR(s->http_->Start());
   spdlog::info("lode: serving http on {}:{}, data in {}", ho.host, s->http_->port(),

@@ -7,7 +7,7 @@
 #include "server/api.h"
 #include "server/http_server.h"
 #include "server/server_config.h"
-#include "storage/memory_store.h"
+#include "storage/segment_store.h"
 
 namespace lode {
 
@@ -27,7 +27,7 @@ class LodeServer {
  private:
   LodeServer() = default;
 
-  std::unique_ptr<MemoryStore> store_;
+  std::unique_ptr<SegmentStore> store_;
   std::unique_ptr<InProcessBus> bus_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<LodeApi> api_;

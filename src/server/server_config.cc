@@ -115,6 +115,13 @@ Status LoadConfigFile(const std::string& path, ServerConfig* c) {
       {"wal",
        {{"file_bytes", Bytes(&c->wal_file_bytes)},
         {"group_delay", Duration(&c->wal_group_delay_ns)}}},
+      {"storage",
+       {{"flush_bytes", Bytes(&c->flush_bytes)},
+        {"flush_age", Duration(&c->flush_age_ns)},
+        {"retention", Duration(&c->retention_ns)},
+        {"retention_bytes", Bytes(&c->retention_bytes)},
+        {"archive_after", Duration(&c->archive_after_ns)},
+        {"archive_dir", String(&c->archive_dir)}}},
   };
   try {
     return ApplySection(path, root, "", top, &sections);

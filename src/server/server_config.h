@@ -17,6 +17,13 @@
 //   wal:
 //     file_bytes: 64MiB        # WAL rotation size
 //     group_delay: 0ms         # wait this long to share one fsync among requests
+//   storage:
+//     flush_bytes: 64MiB       # flush the in-memory head into a segment at this size
+//     flush_age: 1m            # ... or when its oldest record has waited this long
+//     retention: 0             # delete data older than this (e.g. 30d); 0 keeps it
+//     retention_bytes: 0       # delete the oldest segments above this total; 0: no cap
+//     archive_after: 0         # move segments older than this to archive_dir; 0: never
+//     archive_dir: ""          # default <data_dir>/archive
 //
 // Unknown keys are an error naming the key and its line.
 #pragma once
@@ -41,6 +48,12 @@ struct ServerConfig {
   uint64_t queue_budget_bytes = 256ull << 20;
   uint64_t wal_file_bytes = 64ull << 20;
   int64_t wal_group_delay_ns = 0;
+  uint64_t flush_bytes = 64ull << 20;
+  int64_t flush_age_ns = 60'000'000'000;
+  int64_t retention_ns = 0;
+  uint64_t retention_bytes = 0;
+  int64_t archive_after_ns = 0;
+  std::string archive_dir;
 };
 
 // Reads `path` over the values already in *config. InvalidArgument naming the

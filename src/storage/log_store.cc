@@ -15,7 +15,29 @@ bool ScanSpec::Matches(const Record& r) const {
       std::find(instances.begin(), instances.end(), r.instance) == instances.end()) {
     return false;
   }
+  for (const auto& sub : required_substrings) {
+    if (std::string_view(r.message).find(sub) == std::string_view::npos) return false;
+  }
   return true;
+}
+
+int64_t FloorToStep(int64_t ts, int64_t step) {
+  int64_t q = ts / step;
+  if (ts % step != 0 && ts < 0) --q;
+  return q * step;
+}
+
+Status LogStore::Count(const ScanSpec& spec, const CountSpec& count, CountResult* out) const {
+  CountKey key;
+  return Scan(spec, [&](const Record& r) {
+    ++out->scanned;
+    ++out->matched;
+    if (count.by_level) key.level = static_cast<int>(r.level);
+    if (count.by_service) key.service = r.service;
+    if (count.step_ns > 0) key.bucket = FloorToStep(r.timestamp_ns, count.step_ns);
+    ++out->counts[key];
+    return true;
+  });
 }
 
 }  // namespace lode

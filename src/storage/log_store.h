@@ -1,11 +1,11 @@
 // LogStore: the storage interface every source writes to (through the bus)
-// and every query reads from. The first implementation (MemoryStore) keeps a
-// WAL on disk and all records in memory; the segment engine replaces it
-// without changes above this interface.
+// and every query reads from. The implementation is SegmentStore
+// (storage/segment_store.h); cluster mode will add remote stores behind it.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -24,18 +24,52 @@ struct ScanSpec {
   uint32_t level_mask = ~0u;     // bit (1 << Level) set = level wanted
   std::vector<std::string> services;   // empty = any
   std::vector<std::string> instances;  // empty = any
+  // Byte strings the message must contain (case-sensitive), e.g. a `contains`
+  // filter or the literals every match of a regex has. Stores use them with
+  // their text indexes to skip blocks that cannot match.
+  std::vector<std::string> required_substrings;
+  // Also read archived (cold) data.
+  bool include_archive = false;
 
   bool Matches(const Record& r) const;
 };
 
 struct StoreStats {
-  uint64_t records = 0;
+  uint64_t records = 0;          // live records (head and segments)
   uint64_t wal_bytes = 0;
-  uint64_t memory_bytes = 0;
+  uint64_t memory_bytes = 0;     // records held in memory (the head)
+  uint64_t segments = 0;
+  uint64_t segment_bytes = 0;
+  uint64_t archived_segments = 0;
+  uint64_t archived_bytes = 0;
 };
 
 // Called for each visited record; returns false to stop the scan.
 using RecordVisitor = std::function<bool(const Record&)>;
+
+// How LogStore::Count groups.
+struct CountSpec {
+  bool by_level = false;
+  bool by_service = false;
+  int64_t step_ns = 0;  // > 0: also per time bucket [k*step, (k+1)*step)
+};
+
+// One group of a count: fields not grouped by stay at their defaults.
+struct CountKey {
+  int level = -1;       // static_cast<int>(Level) when grouped by level
+  std::string service;  // when grouped by service
+  int64_t bucket = 0;   // bucket start (multiple of step_ns) when step_ns > 0
+  auto operator<=>(const CountKey&) const = default;
+};
+
+struct CountResult {
+  std::map<CountKey, uint64_t> counts;
+  uint64_t scanned = 0;  // records examined one by one (not those counted from block statistics)
+  uint64_t matched = 0;  // records counted
+};
+
+// The start of the step-wide bucket holding `ts` (floor, also for negative ts).
+int64_t FloorToStep(int64_t ts, int64_t step);
 
 class LogStore {
  public:
@@ -52,6 +86,11 @@ class LogStore {
   // after the scan began may or may not be visited, never half of a batch.
   // Thread-safe.
   virtual Status Scan(const ScanSpec& spec, const RecordVisitor& visit) const = 0;
+
+  // Counts the records a Scan of `spec` would visit, grouped per `count`.
+  // The default scans; stores override it to answer from block statistics.
+  // Thread-safe.
+  virtual Status Count(const ScanSpec& spec, const CountSpec& count, CountResult* out) const;
 
   // Number of records a Scan of `spec` could visit before filtering, for stats.
   virtual uint64_t CountCandidates(const ScanSpec& spec) const = 0;

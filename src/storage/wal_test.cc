@@ -54,39 +54,22 @@ class LogCapture {
 // An Env that passes everything to Env::Default() but can fail: once armed
 // with a byte budget, appends beyond it write only the bytes that fit and
 // then fail like a full disk; syncs can be made to fail too.
-class FaultyEnv final : public Env {
+class FaultyEnv final : public EnvWrapper {
  public:
   void SetAppendBudget(uint64_t bytes) { budget_ = bytes; }
   void SetFailSync(bool fail) { fail_sync_ = fail; }
   uint64_t appended() const { return appended_; }
 
+  FaultyEnv() : EnvWrapper(Env::Default()) {}
+
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
-    LODE_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> base, base_->NewAppendableFile(path));
+    LODE_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> base, base()->NewAppendableFile(path));
     return std::unique_ptr<WritableFile>(std::make_unique<File>(this, std::move(base)));
-  }
-  Status ReadFile(const std::string& path, std::string* out) override {
-    return base_->ReadFile(path, out);
-  }
-  Status WriteFileAtomic(const std::string& path, std::string_view data) override {
-    return base_->WriteFileAtomic(path, data);
-  }
-  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
-    return base_->ListDir(dir);
-  }
-  Status CreateDirs(const std::string& dir) override { return base_->CreateDirs(dir); }
-  Status RemoveFile(const std::string& path) override { return base_->RemoveFile(path); }
-  Status RenameFile(const std::string& from, const std::string& to) override {
-    return base_->RenameFile(from, to);
-  }
-  Status TruncateFile(const std::string& path, uint64_t size) override {
-    return base_->TruncateFile(path, size);
   }
   Status SyncDir(const std::string& dir) override {
     if (fail_sync_) return Status::IOError("fsync directory " + dir + ": injected failure");
-    return base_->SyncDir(dir);
+    return base()->SyncDir(dir);
   }
-  Result<uint64_t> FileSize(const std::string& path) override { return base_->FileSize(path); }
-  bool FileExists(const std::string& path) override { return base_->FileExists(path); }
 
  private:
   class File final : public WritableFile {
@@ -114,7 +97,6 @@ class FaultyEnv final : public Env {
     std::unique_ptr<WritableFile> base_;
   };
 
-  Env* base_ = Env::Default();
   uint64_t budget_ = UINT64_MAX;
   uint64_t appended_ = 0;
   bool fail_sync_ = false;

@@ -1,17 +1,20 @@
 """Crash safety: SIGKILL `lode serve` again and again while clients ingest,
 restart it on the same data directory, and check that every record the server
 acknowledged is there exactly once (and that nothing unacknowledged is
-duplicated).
+duplicated). The server flushes tiny segments constantly and merges them, so
+the kills land during ingest, flush and merge.
 
 Writers post small NDJSON batches of records with unique ids. A batch whose
 request got a 200 answer is "acknowledged". After the last round the server is
 restarted once more and every id is read back.
 """
 import collections
+import os
 import http.client
 import json
 import random
 import sys
+import tempfile
 import threading
 import time
 
@@ -24,7 +27,7 @@ MAX_IDS = 90000  # all are read back in one query (limit 100000)
 def writer(port_ref, stop, next_id, lock, acked, attempted):
     conn = None
     while not stop.is_set():
-        time.sleep(0.01)  # keep the total under the read-back limit
+        time.sleep(0.02)  # keep the total under the read-back limit
         with lock:
             if next_id[0] >= MAX_IDS:
                 break
@@ -53,9 +56,12 @@ def writer(port_ref, stop, next_id, lock, acked, attempted):
 
 
 def main():
-    args = parse_args(lambda p: p.add_argument("--rounds", type=int, default=8))
+    args = parse_args(lambda p: p.add_argument("--rounds", type=int, default=20))
     rng = random.Random(1234)
-    server = Server(args.lode)
+    cfg = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+    cfg.write("storage:\n  flush_bytes: 256KiB\n  flush_age: 200ms\n")
+    cfg.close()
+    server = Server(args.lode, extra_args=["--config", cfg.name])
     acked, attempted = set(), set()
     try:
         server.start()
@@ -69,7 +75,7 @@ def main():
         for t in threads:
             t.start()
         for round_no in range(args.rounds):
-            time.sleep(rng.uniform(0.2, 0.8))
+            time.sleep(rng.uniform(0.1, 0.7))
             server.kill()
             with lock:
                 n_acked = len(acked)
@@ -84,6 +90,10 @@ def main():
         server.stop()
         server.start(port=server.port)
 
+        metrics = server.get("/metrics").body
+        print("\n".join(l for l in metrics.splitlines()
+                        if l.startswith(("lode_store_flushes", "lode_store_merges",
+                                         "lode_store_segments"))))
         got = server.logs(service="crash", limit=100000, direction="forward")
         ids = collections.Counter(int(r["message"].split("id=")[1]) for r in got["records"])
         check(len(got["records"]) < 100000, "result not truncated by the limit")
@@ -104,6 +114,7 @@ def main():
         return 1
     finally:
         server.cleanup()
+        os.unlink(cfg.name)
 
 
 if __name__ == "__main__":

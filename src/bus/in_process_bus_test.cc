@@ -1,12 +1,12 @@
-#include "storage/memory_store.h"
+#include "bus/in_process_bus.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 
-#include "bus/in_process_bus.h"
 #include "common/test_util.h"
+#include "storage/segment_store.h"
 
 namespace lode {
 namespace {
@@ -25,75 +25,12 @@ Record Make(std::string tenant, int64_t ts, Level level, std::string service, st
   return r;
 }
 
-std::vector<Record> ScanAll(const LogStore& store, const ScanSpec& spec) {
-  std::vector<Record> out;
-  EXPECT_TRUE(store.Scan(spec, [&](const Record& r) {
-                     out.push_back(r);
-                     return true;
-                   }).ok());
-  return out;
-}
-
-Status WriteOne(LogStore* store, RecordBatch batch) {
-  RecordBatch* p = &batch;
-  return store->Write(std::span<RecordBatch* const>(&p, 1));
-}
-
-TEST(MemoryStoreTest, WritesAreScannedAndSurviveReopen) {
-  TempDir dir;
-  MemoryStore::Options opts;
-  opts.dir = dir.path();
-  {
-    auto store = MemoryStore::Open(opts);
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    RecordBatch b{"default", {Make("default", 10, Level::kInfo, "a", "one"),
-                              Make("default", 20, Level::kError, "b", "two")}};
-    ASSERT_TRUE(WriteOne(store->get(), b).ok());
-    RecordBatch other{"t2", {Make("t2", 15, Level::kInfo, "a", "other tenant")}};
-    ASSERT_TRUE(WriteOne(store->get(), other).ok());
-    EXPECT_EQ((*store)->Stats().records, 3u);
-  }
-  auto store = MemoryStore::Open(opts);
-  ASSERT_TRUE(store.ok());
-  ScanSpec spec;
-  auto all = ScanAll(**store, spec);
-  ASSERT_EQ(all.size(), 2u);
-  EXPECT_EQ(all[0], Make("default", 10, Level::kInfo, "a", "one"));
-  spec.tenant = "t2";
-  EXPECT_EQ(ScanAll(**store, spec).size(), 1u);
-
-  spec.tenant = "default";
-  spec.level_mask = 1u << static_cast<unsigned>(Level::kError);
-  ASSERT_EQ(ScanAll(**store, spec).size(), 1u);
-  spec.level_mask = ~0u;
-  spec.start_ns = 11;
-  EXPECT_EQ(ScanAll(**store, spec).size(), 1u);
-  spec.start_ns = 0;
-  spec.end_ns = 20;  // exclusive
-  EXPECT_EQ(ScanAll(**store, spec).size(), 1u);
-  spec.end_ns = INT64_MAX;
-  spec.services = {"b"};
-  EXPECT_EQ(ScanAll(**store, spec).size(), 1u);
-  spec.services.clear();
-  spec.instances = {"nope"};
-  EXPECT_EQ(ScanAll(**store, spec).size(), 0u);
-}
-
-TEST(MemoryStoreTest, SecondOpenOfTheSameDirectoryIsRefused) {
-  TempDir dir;
-  MemoryStore::Options opts;
-  opts.dir = dir.path();
-  auto first = MemoryStore::Open(opts);
-  ASSERT_TRUE(first.ok());
-  auto second = MemoryStore::Open(opts);
-  EXPECT_FALSE(second.ok());
-}
-
 TEST(InProcessBusTest, PublishedBatchesAreStoredAndAcknowledged) {
   TempDir dir;
-  MemoryStore::Options opts;
+  SegmentStore::Options opts;
   opts.dir = dir.path();
-  auto store = MemoryStore::Open(opts);
+  opts.background = false;
+  auto store = SegmentStore::Open(opts);
   ASSERT_TRUE(store.ok());
   InProcessBus bus(store->get(), InProcessBus::Options{});
   std::atomic<int> acked{0};
