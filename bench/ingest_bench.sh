@@ -50,7 +50,7 @@ print(f"server CPU               {cpu:.2f} s")
 print(f"lines per server CPU-s   {lines / cpu:,.0f}")
 print(f"peak RSS of the server   {int(rss) / 1024:.0f} MiB")
 print(f"raw NDJSON               {int(raw) / 1e6:.1f} MB ({int(raw) / lines:.0f} B/line)")
-print(f"stored on disk (WAL)     {int(stored) / 1e6:.1f} MB ({int(stored) / lines:.0f} B/line)")
+print(f"stored on disk (all)     {int(stored) / 1e6:.1f} MB ({int(stored) / lines:.0f} B/line)")
 PY
 )
 {

@@ -1,4 +1,5 @@
 // `lode serve`: runs the server until SIGINT or SIGTERM.
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -57,6 +58,13 @@ int RunServe(const ServeFlags& f) {
   }
   spdlog::set_level(level);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+
+  // Request bodies and batches are 0.1-64 MiB and come and go constantly.
+  // glibc would mmap/munmap each one (above 128 KiB), so every request would
+  // fault in and zero fresh pages; keep them in the heap instead, and keep
+  // freed memory for reuse rather than trimming it back to the system.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
 
   // Signals are taken synchronously by this thread; every other thread
   // inherits the blocked mask.

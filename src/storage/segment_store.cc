@@ -54,6 +54,7 @@ SegmentStore::~SegmentStore() {
     stopping_ = true;
   }
   bg_cv_.notify_all();
+  head_cv_.notify_all();
   if (background_.joinable()) background_.join();
 }
 
@@ -248,6 +249,19 @@ Status SegmentStore::Write(std::span<RecordBatch* const> batches) {
     Publish(std::move(view));
   }
   if (head_bytes_.fetch_add(bytes) + bytes >= options_.flush_bytes) bg_cv_.notify_all();
+  if (head_bytes_.load() > options_.max_head_bytes && options_.background) {
+    // Flushing has fallen behind: hold the bus (which then answers 429) until
+    // it catches up. Bounded, so a failing flush cannot stall ingest forever.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    std::unique_lock lock(bg_mu_);
+    while (head_bytes_.load() > options_.max_head_bytes && !stopping_) {
+      if (head_cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+        spdlog::warn("store: head holds {} bytes, over max_head_bytes {}; flushing is behind",
+                     head_bytes_.load(), options_.max_head_bytes);
+        break;
+      }
+    }
+  }
   return Status::OK();
 }
 
@@ -292,7 +306,11 @@ Status SegmentStore::Flush() {
     meta.created_ns = options_.clock->NowNanos();
     std::string path = SegmentPath(tenant, meta.id);
     s = env_->CreateDirs(JoinPath(JoinPath(options_.dir, "segments"), tenant));
-    if (s.ok()) s = WriteSegment(env_, path, meta, records, options_.segment);
+    if (s.ok()) {
+      SegmentWriteOptions fast = options_.segment;
+      fast.zstd_level = options_.flush_zstd_level;
+      s = WriteSegment(env_, path, meta, records, fast);
+    }
     if (!s.ok()) break;
     auto seg = Segment::Open(env_, path);
     if (!seg.ok()) {
@@ -323,6 +341,10 @@ Status SegmentStore::Flush() {
     Publish(std::move(view));
   }
   head_bytes_.fetch_sub(std::min(head_bytes_.load(), flushed_bytes));
+  {
+    std::lock_guard lock(bg_mu_);
+    head_cv_.notify_all();
+  }
   {
     std::lock_guard lock(wal_mu_);
     LODE_RETURN_IF_ERROR(wal_->TrimUpTo(max_seq));

@@ -50,15 +50,22 @@ class SegmentStore final : public LogStore {
     Env* env = Env::Default();
     Clock* clock = Clock::Real();
     uint64_t wal_file_bytes = 64ull << 20;
-    uint64_t flush_bytes = 64ull << 20;       // flush the head when it holds this much
+    uint64_t flush_bytes = 32ull << 20;       // flush the head when it holds this much
     int64_t flush_age_ns = 60'000'000'000;    // ... or when its oldest record is this old
+    // Write waits (so the bus queue fills and ingest pushes back) while the
+    // head holds more than this, i.e. while flushing falls behind ingest.
+    uint64_t max_head_bytes = 96ull << 20;
+    // Segments written by a flush favour speed (zstd level 3); merges rewrite
+    // them smaller (segment.zstd_level).
+    int flush_zstd_level = 3;
     SegmentWriteOptions segment;
     // Merging: a tenant's segments smaller than merge_small_rows are merged,
     // oldest first, once there are at least merge_min_inputs of them, into
-    // segments of at most merge_max_rows rows.
-    uint64_t merge_small_rows = 1'000'000;
+    // segments of at most merge_max_rows rows. A merge holds its rows in
+    // memory (~0.6 KB each), so merge_max_rows bounds its memory.
+    uint64_t merge_small_rows = 100'000;
     size_t merge_min_inputs = 4;
-    uint64_t merge_max_rows = 2'000'000;
+    uint64_t merge_max_rows = 150'000;
     // Retention (0 = off): delete segments whose newest record is older than
     // retention_ns, and the oldest segments while the total exceeds
     // retention_bytes. Archiving (0 = off): move segments whose newest record is
@@ -161,6 +168,7 @@ class SegmentStore final : public LogStore {
 
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
+  std::condition_variable head_cv_;   // notified when a flush empties the head
   bool stopping_ = false;             // GUARDED_BY(bg_mu_)
   std::thread background_;
 };

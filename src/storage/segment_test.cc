@@ -33,7 +33,7 @@ class RecordMaker {
   size_t Below(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
 
   std::string RandomBytes(size_t max_len) {
-    static const std::string kPieces[] = {"a",  "B",      "z",       " ", "-", "0", "9", "é",
+    static const std::string kPieces[] = {"a",    "B",         "z",    " ", "-", "0", "9", "é",
                                           "日本", Str({'\0'}), "\xff", "Q", "x", "_", "\n"};
     std::string s;
     const size_t len = Below(max_len + 1);
@@ -42,10 +42,10 @@ class RecordMaker {
   }
 
   std::string Message() {
-    static const char* kWords[] = {"GET",   "/api/users", "timeout",  "Connection", "refused",
-                                   "user",  "login",      "failed",   "ERROR",      "db",
-                                   "query", "took",       "ms",       "retry",      "OK",
-                                   "cache", "miss",       "Zebracorn", "héllo",     "日本語"};
+    static const char* kWords[] = {"GET",   "/api/users", "timeout",   "Connection", "refused",
+                                   "user",  "login",      "failed",    "ERROR",      "db",
+                                   "query", "took",       "ms",        "retry",      "OK",
+                                   "cache", "miss",       "Zebracorn", "héllo",      "日本語"};
     switch (Below(10)) {
       case 0: return "";
       case 1: return RandomBytes(12);
@@ -71,8 +71,9 @@ class RecordMaker {
       case 1: r.timestamp_ns = INT64_MAX; break;
       case 2: r.timestamp_ns = -static_cast<int64_t>(Below(1000000)); break;
       case 3: r.timestamp_ns = kBase; break;  // many equal timestamps
-      default: r.timestamp_ns = kBase + static_cast<int64_t>(Below(3600)) * 1000000000LL +
-                                static_cast<int64_t>(Below(4)) * 1000;
+      default:
+        r.timestamp_ns = kBase + static_cast<int64_t>(Below(3600)) * 1000000000LL +
+                         static_cast<int64_t>(Below(4)) * 1000;
     }
     switch (Below(4)) {
       case 0: r.observed_ns = r.timestamp_ns; break;
@@ -89,8 +90,8 @@ class RecordMaker {
     const size_t attrs = Below(4) == 0 ? Below(30) : Below(3);
     for (size_t i = 0; i < attrs; ++i) {
       static const char* kKeys[] = {"status", "latency_ms", "", "k8s.pod", "trace_id", "a.b.c"};
-      r.attributes.push_back({Below(10) == 0 ? RandomBytes(5) : kKeys[Below(std::size(kKeys))],
-                              RandomBytes(20)});
+      r.attributes.push_back(
+          {Below(10) == 0 ? RandomBytes(5) : kKeys[Below(std::size(kKeys))], RandomBytes(20)});
     }
     return r;
   }
@@ -399,8 +400,8 @@ TEST(SegmentTest, CandidateBlocksAndScanMatchBruteForce) {
 
   std::mt19937_64 rng(99);
   auto below = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
-  const std::vector<std::string> services = {"api", "", "checkout", "a-very-long-service-name-x",
-                                             Str({'n', '\0', 'l'}), "nope"};
+  const std::vector<std::string> services = {
+      "api", "", "checkout", "a-very-long-service-name-x", Str({'n', '\0', 'l'}), "nope"};
   const std::vector<std::string> instances = {"pod-1", "pod-2", "", "10.0.0.1:80", "héllo", "zz"};
   size_t total_matches = 0;
   size_t pruned = 0;
@@ -454,11 +455,21 @@ TEST(SegmentTest, CandidateBlocksAndScanMatchBruteForce) {
     for (uint32_t b : want_blocks) {
       ASSERT_TRUE(std::binary_search(cands.begin(), cands.end(), b)) << "iteration " << iter;
     }
+    // Scan fills the asked-for columns plus those its filters need.
+    const uint32_t columns = below(2) == 0 ? kColAll : static_cast<uint32_t>(below(64));
+    uint32_t filled = columns;
+    if (!spec.instances.empty()) filled |= kColInstance;
+    if (!spec.required_substrings.empty()) filled |= kColMessage;
+    for (Record& r : want) r = Project(r, filled);
     std::vector<Record> got;
-    ASSERT_TRUE(seg->Scan(spec, [&](const Record& r) {
-                       got.push_back(r);
-                       return true;
-                     }).ok());
+    ASSERT_TRUE(seg->Scan(
+                       spec,
+                       [&](const Record& r) {
+                         got.push_back(r);
+                         return true;
+                       },
+                       columns)
+                    .ok());
     ASSERT_EQ(got, want) << "iteration " << iter;
     total_matches += want.size();
     pruned += seg->blocks().size() - cands.size();
@@ -492,11 +503,13 @@ TEST(SegmentTest, TextIndexPrunesAndIsCaseInsensitive) {
   }
   size_t visited = 0;
   spec.required_substrings = {"ZebraCorn"};
-  ASSERT_TRUE(seg->Scan(spec, [&](const Record& r) {
-                     EXPECT_EQ(r.message, "the ZebraCorn appeared");
-                     ++visited;
-                     return true;
-                   }).ok());
+  ASSERT_TRUE(seg->Scan(spec,
+                        [&](const Record& r) {
+                          EXPECT_EQ(r.message, "the ZebraCorn appeared");
+                          ++visited;
+                          return true;
+                        })
+                  .ok());
   EXPECT_EQ(visited, 1u);
   spec.required_substrings = {"zebracorn"};  // the index matches, the case-sensitive filter not
   visited = 0;
@@ -560,11 +573,63 @@ TEST(SegmentTest, LabelPostings) {
   EXPECT_EQ(seg->CandidateBlocks(spec).size(), 6u);
   size_t n = 0;
   spec.instances = {"early"};
-  ASSERT_TRUE(seg->Scan(spec, [&](const Record& r) {
-                     EXPECT_EQ(r.instance, "early");
-                     return ++n, true;
-                   }, 0).ok());
+  ASSERT_TRUE(seg->Scan(
+                     spec,
+                     [&](const Record& r) {
+                       EXPECT_EQ(r.instance, "early");
+                       return ++n, true;
+                     },
+                     0)
+                  .ok());
   EXPECT_EQ(n, 300u);
+}
+
+TEST(SegmentTest, DenseAndSparsePostings) {
+  // 100 blocks of 10 rows. "evenblock" is in every even block (a posting stored as a bitmap),
+  // "rareword" in 3 blocks (a list), "common" everywhere ("all blocks"); the same for instances.
+  TempDir dir;
+  std::vector<Record> records;
+  for (int b = 0; b < 100; ++b) {
+    for (int i = 0; i < 10; ++i) {
+      Record r;
+      r.tenant = "acme";
+      r.service = "svc";
+      r.timestamp_ns = kBase + b * 10 + i;
+      r.message = "common text";
+      if (b % 2 == 0 && i == 3) r.message += " evenblock";
+      if ((b == 7 || b == 50 || b == 99) && i == 9) r.message += " rareword";
+      r.instance = b % 2 == 0 ? "even" : (b == 33 ? "rare" : "odd");
+      records.push_back(r);
+    }
+  }
+  SegmentWriteOptions options;
+  options.rows_per_block = 10;
+  auto seg = WriteAndOpen(dir.path() + "/seg", Meta(), records, options);
+  ASSERT_NE(seg, nullptr);
+  ASSERT_EQ(seg->blocks().size(), 100u);
+  std::vector<uint32_t> even;
+  for (uint32_t b = 0; b < 100; b += 2) even.push_back(b);
+  ScanSpec spec;
+  spec.tenant = "acme";
+  spec.required_substrings = {"EvenBlock"};
+  EXPECT_EQ(seg->CandidateBlocks(spec), even);
+  spec.required_substrings = {"rareword"};
+  EXPECT_EQ(seg->CandidateBlocks(spec), (std::vector<uint32_t>{7, 50, 99}));
+  spec.required_substrings = {"rareword", "evenblock"};
+  EXPECT_EQ(seg->CandidateBlocks(spec), std::vector<uint32_t>{50});
+  spec.required_substrings = {"common"};
+  EXPECT_EQ(seg->CandidateBlocks(spec).size(), 100u);
+  spec.required_substrings.clear();
+  spec.instances = {"even"};
+  EXPECT_EQ(seg->CandidateBlocks(spec), even);
+  spec.instances = {"rare", "nope"};
+  EXPECT_EQ(seg->CandidateBlocks(spec), std::vector<uint32_t>{33});
+  spec.required_substrings = {"rareword"};
+  spec.instances = {"odd"};
+  EXPECT_EQ(seg->CandidateBlocks(spec), (std::vector<uint32_t>{7, 99}));
+  size_t n = 0;
+  ASSERT_TRUE(seg->Scan(spec, [&](const Record&) { return ++n, true; }).ok());
+  EXPECT_EQ(n, 2u);
 }
 
 // --- Corruption ----------------------------------------------------------------------------------
