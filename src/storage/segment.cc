@@ -360,7 +360,7 @@ constexpr size_t kPrefetchAttrs = 4;
 
 class SegmentWriter {
  public:
-  SegmentWriter(const SegmentMeta& meta, std::span<const Record> records,
+  SegmentWriter(const SegmentMeta& meta, std::span<const Record* const> records,
                 const SegmentWriteOptions& options)
       : meta_(meta), records_(records), options_(options) {}
 
@@ -381,7 +381,7 @@ class SegmentWriter {
   Status WriteSection(SectionId id, std::string_view raw, bool compress, WritableFile* file);
 
   SegmentMeta meta_;
-  std::span<const Record> records_;
+  std::span<const Record* const> records_;
   SegmentWriteOptions options_;
 
   // Per sorted row position.
@@ -433,8 +433,8 @@ void SegmentWriter::SortRows() {
   std::vector<uint32_t> tmp_service(n);
   std::vector<int64_t> ts(n);  // a dense copy: the sort compares it a lot, the records are big
   for (size_t i = 0; i < n; ++i) {
-    tmp_service[i] = services_.Add(records_[i].service);
-    ts[i] = records_[i].timestamp_ns;
+    tmp_service[i] = services_.Add(records_[i]->service);
+    ts[i] = records_[i]->timestamp_ns;
   }
   services_.Sort();
   const std::vector<uint32_t>& remap = services_.remap();
@@ -480,23 +480,23 @@ void SegmentWriter::GatherBlock(size_t begin, size_t end) {
   for (size_t k = 0; k < rows; ++k) {
     const size_t p = begin + k;
     if (p + kPrefetchRecord < end) {
-      const char* ahead = reinterpret_cast<const char*>(&records_[order_[p + kPrefetchRecord]]);
+      const char* ahead = reinterpret_cast<const char*>(records_[order_[p + kPrefetchRecord]]);
       for (size_t line = 0; line < sizeof(Record); line += 64) __builtin_prefetch(ahead + line);
     }
     if (p + kPrefetchData < end) {
-      const Record& ahead = records_[order_[p + kPrefetchData]];
+      const Record& ahead = *records_[order_[p + kPrefetchData]];
       __builtin_prefetch(ahead.message.data());
       __builtin_prefetch(ahead.message.data() + 64);
       __builtin_prefetch(ahead.instance.data());
       __builtin_prefetch(ahead.attributes.data());
     }
     if (p + kPrefetchAttrs < end) {
-      for (const Attribute& a : records_[order_[p + kPrefetchAttrs]].attributes) {
+      for (const Attribute& a : records_[order_[p + kPrefetchAttrs]]->attributes) {
         __builtin_prefetch(a.key.data());
         __builtin_prefetch(a.value.data());
       }
     }
-    const Record& r = records_[order_[p]];
+    const Record& r = *records_[order_[p]];
     ts_[k] = r.timestamp_ns;
     obs_[k] = r.observed_ns;
     level_[k] = static_cast<char>(r.level);
@@ -798,9 +798,9 @@ Status SegmentWriter::Write(WritableFile* file) {
   meta_.rows = n;
   meta_.min_ts = INT64_MAX;
   meta_.max_ts = INT64_MIN;
-  for (const Record& r : records_) {
-    meta_.min_ts = std::min(meta_.min_ts, r.timestamp_ns);
-    meta_.max_ts = std::max(meta_.max_ts, r.timestamp_ns);
+  for (const Record* r : records_) {
+    meta_.min_ts = std::min(meta_.min_ts, r->timestamp_ns);
+    meta_.max_ts = std::max(meta_.max_ts, r->timestamp_ns);
   }
   SortRows();
 
@@ -1709,6 +1709,14 @@ Status Segment::VerifyAll() const {
 
 Status WriteSegment(Env* env, const std::string& path, const SegmentMeta& meta,
                     std::span<const Record> records, const SegmentWriteOptions& options) {
+  std::vector<const Record*> ptrs;
+  ptrs.reserve(records.size());
+  for (const Record& r : records) ptrs.push_back(&r);
+  return WriteSegment(env, path, meta, std::span<const Record* const>(ptrs), options);
+}
+
+Status WriteSegment(Env* env, const std::string& path, const SegmentMeta& meta,
+                    std::span<const Record* const> records, const SegmentWriteOptions& options) {
   if (records.empty()) return Status::InvalidArgument("WriteSegment " + path + ": no records");
   if (options.rows_per_block == 0) {
     return Status::InvalidArgument("WriteSegment " + path + ": rows_per_block is 0");
@@ -1717,7 +1725,7 @@ Status WriteSegment(Env* env, const std::string& path, const SegmentMeta& meta,
     return Status::TooLarge("WriteSegment " + path + ": over 2^32 records");
   }
   for (size_t i = 0; i < records.size(); ++i) {
-    const Record& r = records[i];
+    const Record& r = *records[i];
     if (r.tenant != meta.tenant) {
       return Status::InvalidArgument("WriteSegment " + path + ": record " + std::to_string(i) +
                                      " has tenant '" + r.tenant + "', the segment '" + meta.tenant +

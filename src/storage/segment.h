@@ -77,6 +77,11 @@ struct BlockInfo {
 // ignored). REQUIRES: !records.empty(); every record's tenant == meta.tenant.
 Status WriteSegment(Env* env, const std::string& path, const SegmentMeta& meta,
                     std::span<const Record> records, const SegmentWriteOptions& options = {});
+// The same for records held elsewhere (e.g. the head's chunks), without copies.
+// REQUIRES: the pointed-to records outlive the call.
+Status WriteSegment(Env* env, const std::string& path, const SegmentMeta& meta,
+                    std::span<const Record* const> records,
+                    const SegmentWriteOptions& options = {});
 
 class Segment {
  public:

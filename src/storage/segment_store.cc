@@ -288,12 +288,13 @@ Status SegmentStore::Flush() {
   }
   uint64_t flushed_bytes = 0;
   uint64_t max_seq = 0;
-  std::map<std::string, std::vector<Record>> by_tenant;
+  // Pointers into the chunks, which `chunks` keeps alive: no copies.
+  std::map<std::string, std::vector<const Record*>> by_tenant;
   for (const auto& c : chunks) {
     flushed_bytes += c->bytes;
     max_seq = std::max(max_seq, c->wal_seq);
     auto& v = by_tenant[c->tenant];
-    v.insert(v.end(), c->records.begin(), c->records.end());
+    for (const Record& r : c->records) v.push_back(&r);
   }
 
   std::vector<SegmentPtr> written;
@@ -309,7 +310,7 @@ Status SegmentStore::Flush() {
     if (s.ok()) {
       SegmentWriteOptions fast = options_.segment;
       fast.zstd_level = options_.flush_zstd_level;
-      s = WriteSegment(env_, path, meta, records, fast);
+      s = WriteSegment(env_, path, meta, std::span<const Record* const>(records), fast);
     }
     if (!s.ok()) break;
     auto seg = Segment::Open(env_, path);
