@@ -15,6 +15,8 @@ namespace {
 
 constexpr std::string_view kSegmentSuffix = ".seg";
 constexpr char kFlushedFile[] = "FLUSHED";
+// Segments never span two UTC days of event time (retention works by segment).
+constexpr int64_t kPartitionNs = 86400LL * 1'000'000'000;
 
 bool Overlaps(int64_t min_ts, int64_t max_ts, const ScanSpec& spec) {
   return max_ts >= spec.start_ns && min_ts < spec.end_ns;
@@ -288,18 +290,22 @@ Status SegmentStore::Flush() {
   }
   uint64_t flushed_bytes = 0;
   uint64_t max_seq = 0;
+  // One segment per tenant and day of event time, so late records do not
+  // keep a new segment's worth of data alive past retention (and the reverse).
   // Pointers into the chunks, which `chunks` keeps alive: no copies.
-  std::map<std::string, std::vector<const Record*>> by_tenant;
+  std::map<std::pair<std::string, int64_t>, std::vector<const Record*>> parts;
   for (const auto& c : chunks) {
     flushed_bytes += c->bytes;
     max_seq = std::max(max_seq, c->wal_seq);
-    auto& v = by_tenant[c->tenant];
-    for (const Record& r : c->records) v.push_back(&r);
+    for (const Record& r : c->records) {
+      parts[{c->tenant, FloorToStep(r.timestamp_ns, kPartitionNs)}].push_back(&r);
+    }
   }
 
   std::vector<SegmentPtr> written;
   Status s;
-  for (auto& [tenant, records] : by_tenant) {
+  for (auto& [part, records] : parts) {
+    const std::string& tenant = part.first;
     SegmentMeta meta;
     meta.id = next_segment_id_.fetch_add(1);
     meta.tenant = tenant;
@@ -366,15 +372,24 @@ Status SegmentStore::MergeTenant(const std::string& tenant, bool* merged) {
   for (const auto& s : snapshot->segments) {
     if (s->meta().tenant == tenant && s->meta().rows < options_.merge_small_rows) small.push_back(s);
   }
-  if (small.size() < options_.merge_min_inputs) return Status::OK();
-  std::sort(small.begin(), small.end(),
-            [](const SegmentPtr& a, const SegmentPtr& b) { return a->meta().min_ts < b->meta().min_ts; });
+  // Only segments of the same day are merged (see Flush).
+  std::map<int64_t, std::vector<SegmentPtr>> by_day;
+  for (const auto& s : small) by_day[FloorToStep(s->meta().min_ts, kPartitionNs)].push_back(s);
   std::vector<SegmentPtr> inputs;
   uint64_t rows = 0;
-  for (const auto& s : small) {
-    if (inputs.size() >= 2 && rows + s->meta().rows > options_.merge_max_rows) break;
-    inputs.push_back(s);
-    rows += s->meta().rows;
+  for (auto& [day, segs] : by_day) {
+    if (segs.size() < options_.merge_min_inputs) continue;
+    std::sort(segs.begin(), segs.end(), [](const SegmentPtr& a, const SegmentPtr& b) {
+      return a->meta().min_ts < b->meta().min_ts;
+    });
+    for (const auto& s : segs) {
+      if (inputs.size() >= 2 && rows + s->meta().rows > options_.merge_max_rows) break;
+      inputs.push_back(s);
+      rows += s->meta().rows;
+    }
+    if (inputs.size() >= 2) break;
+    inputs.clear();
+    rows = 0;
   }
   if (inputs.size() < 2) return Status::OK();
 
