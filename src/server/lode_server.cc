@@ -22,6 +22,7 @@ Result<std::unique_ptr<LodeServer>> LodeServer::Start(const ServerConfig& config
   so.retention_bytes = config.retention_bytes;
   so.archive_after_ns = config.archive_after_ns;
   so.archive_dir = config.archive_dir;
+  so.recompress_after_ns = config.recompress_after_ns;
   LODE_ASSIGN_OR_RETURN(s->store_, SegmentStore::Open(so));
 
   InProcessBus::Options bo;

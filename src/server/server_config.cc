@@ -121,7 +121,8 @@ Status LoadConfigFile(const std::string& path, ServerConfig* c) {
         {"retention", Duration(&c->retention_ns)},
         {"retention_bytes", Bytes(&c->retention_bytes)},
         {"archive_after", Duration(&c->archive_after_ns)},
-        {"archive_dir", String(&c->archive_dir)}}},
+        {"archive_dir", String(&c->archive_dir)},
+        {"recompress_after", Duration(&c->recompress_after_ns)}}},
   };
   try {
     return ApplySection(path, root, "", top, &sections);

@@ -24,6 +24,7 @@
 //     retention_bytes: 0       # delete the oldest segments above this total; 0: no cap
 //     archive_after: 0         # move segments older than this to archive_dir; 0: never
 //     archive_dir: ""          # default <data_dir>/archive
+//     recompress_after: 5m     # rewrite flushed segments smaller (zstd 9) when this old
 //
 // Unknown keys are an error naming the key and its line.
 #pragma once
@@ -54,6 +55,7 @@ struct ServerConfig {
   uint64_t retention_bytes = 0;
   int64_t archive_after_ns = 0;
   std::string archive_dir;
+  int64_t recompress_after_ns = 300'000'000'000;
 };
 
 // Reads `path` over the values already in *config. InvalidArgument naming the

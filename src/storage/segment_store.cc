@@ -391,7 +391,24 @@ Status SegmentStore::MergeTenant(const std::string& tenant, bool* merged) {
     inputs.clear();
     rows = 0;
   }
-  if (inputs.size() < 2) return Status::OK();
+  if (inputs.size() < 2) {
+    // Nothing to merge: rewrite one segment a flush wrote fast (zstd level 3)
+    // at the smaller level, once it is old enough.
+    inputs.clear();
+    if (options_.recompress_after_ns < 0 ||
+        options_.flush_zstd_level == options_.segment.zstd_level) {
+      return Status::OK();
+    }
+    const int64_t now = options_.clock->NowNanos();
+    for (const auto& s : snapshot->segments) {
+      const SegmentMeta& m = s->meta();
+      if (m.tenant != tenant || !m.replaces.empty()) continue;
+      if (now - m.created_ns < options_.recompress_after_ns) continue;
+      if (inputs.empty() || m.created_ns < inputs[0]->meta().created_ns) inputs = {s};
+    }
+    if (inputs.empty()) return Status::OK();
+    rows = inputs[0]->meta().rows;
+  }
 
   std::vector<Record> records;
   records.reserve(rows);
@@ -569,13 +586,22 @@ void SegmentStore::Quarantine(const SegmentPtr& seg, const Status& why) const {
 }
 
 Status SegmentStore::Maintain() {
+  bool more = true;
+  while (more) LODE_RETURN_IF_ERROR(MaintainStep(&more));
+  return Status::OK();
+}
+
+Status SegmentStore::MaintainStep(bool* more) {
+  *more = false;
   if (FlushDue()) LODE_RETURN_IF_ERROR(Flush());
   std::lock_guard maintenance(maintenance_mu_);
   std::set<std::string> tenants;
   for (const auto& s : Snapshot()->segments) tenants.insert(s->meta().tenant);
+  // At most one merge per tenant, so a flush is never kept waiting long.
   for (const auto& t : tenants) {
-    bool merged = true;
-    while (merged) LODE_RETURN_IF_ERROR(MergeTenant(t, &merged));
+    bool merged = false;
+    LODE_RETURN_IF_ERROR(MergeTenant(t, &merged));
+    *more |= merged;
   }
   return ApplyRetention();
 }
@@ -589,7 +615,15 @@ void SegmentStore::BackgroundLoop() {
       });
       if (stopping_) return;
     }
-    Status s = Maintain();
+    // Keep going without waiting while merges remain, checking for a due
+    // flush between them.
+    bool more = true;
+    Status s;
+    while (more && s.ok()) {
+      s = MaintainStep(&more);
+      std::lock_guard lock(bg_mu_);
+      if (stopping_) return;
+    }
     if (!s.ok()) {
       ++counters_.maintenance_errors;
       spdlog::error("store: background maintenance failed: {}", s.ToString());
@@ -665,6 +699,7 @@ Status SegmentStore::Count(const ScanSpec& spec, const CountSpec& cs, CountResul
   // Message and instance conditions need the rows themselves.
   const bool rows_only = !spec.required_substrings.empty() || !spec.instances.empty();
   std::vector<Record> rows;
+  std::vector<uint64_t> cells;
   auto count_segment = [&](const SegmentPtr& seg) -> Status {
     if (rows_only) {
       return seg->Scan(spec, [&](const Record& r) {
@@ -691,8 +726,40 @@ Status SegmentStore::Count(const ScanSpec& spec, const CountSpec& cs, CountResul
       }
       LODE_RETURN_IF_ERROR(seg->ReadBlock(b, 0, &rows));
       out->scanned += rows.size();
+      // The block has one service: count per (level, bucket) in a flat array
+      // and touch the result map once per non-zero cell.
+      // Buckets span the part of the block inside the query range.
+      const int64_t step = cs.step_ns > 0 ? cs.step_ns : 0;
+      const int64_t lo = std::max(bi.min_ts, spec.start_ns);
+      const int64_t hi = std::min(bi.max_ts, spec.end_ns - 1);
+      const int64_t first = step > 0 ? FloorToStep(lo, step) : 0;
+      const uint64_t span = step > 0 ? static_cast<uint64_t>(FloorToStep(hi, step) - first) /
+                                           static_cast<uint64_t>(step) + 1
+                                     : 1;
+      if (span > 100'000) {  // a fine step over a long block: count row by row
+        for (const Record& r : rows) {
+          if (spec.Matches(r)) add_row(r);
+        }
+        continue;
+      }
+      const size_t buckets = static_cast<size_t>(span);
+      cells.assign(buckets * kLevelCount, 0);
       for (const Record& r : rows) {
-        if (spec.Matches(r)) add_row(r);
+        if (r.timestamp_ns < spec.start_ns || r.timestamp_ns >= spec.end_ns) continue;
+        if ((spec.level_mask & (1u << static_cast<unsigned>(r.level))) == 0) continue;
+        size_t bucket = step > 0 ? static_cast<size_t>((r.timestamp_ns - first) / step) : 0;
+        ++cells[bucket * kLevelCount + static_cast<size_t>(r.level)];
+      }
+      if (cs.by_service) key.service = seg->services()[bi.service_id];
+      for (size_t bucket = 0; bucket < buckets; ++bucket) {
+        for (int l = 0; l < kLevelCount; ++l) {
+          uint64_t n = cells[bucket * kLevelCount + static_cast<size_t>(l)];
+          if (n == 0) continue;
+          key.level = cs.by_level ? l : -1;
+          key.bucket = step > 0 ? first + static_cast<int64_t>(bucket) * step : 0;
+          out->counts[key] += n;
+          out->matched += n;
+        }
       }
     }
     return Status::OK();

@@ -58,6 +58,9 @@ class SegmentStore final : public LogStore {
     // Segments written by a flush favour speed (zstd level 3); merges rewrite
     // them smaller (segment.zstd_level).
     int flush_zstd_level = 3;
+    // Segments a flush wrote are rewritten at segment.zstd_level once they are
+    // this old (so bursts of ingest do not pay for it at once); < 0: never.
+    int64_t recompress_after_ns = 300'000'000'000;
     SegmentWriteOptions segment;
     // Merging: a tenant's segments smaller than merge_small_rows are merged,
     // oldest first, once there are at least merge_min_inputs of them, into
@@ -94,7 +97,8 @@ class SegmentStore final : public LogStore {
 
   // Writes the whole head into segments now (no-op when empty).
   Status Flush();
-  // One round of background work: flush if due, merge, archive, retention.
+  // Background work until none is left: flush if due, merges, archiving,
+  // retention.
   Status Maintain();
   // Moves archived segments of `tenant` overlapping [start_ns, end_ns) back to
   // the live set. Returns how many were restored.
@@ -141,6 +145,9 @@ class SegmentStore final : public LogStore {
   std::string ArchivePath(const std::string& tenant, uint64_t id) const;
   bool FlushDue() const;
   Status MergeTenant(const std::string& tenant, bool* merged);
+  // One step of Maintain: a flush if due, at most one merge per tenant,
+  // retention. *more says whether merges may remain.
+  Status MaintainStep(bool* more);
   Status ApplyRetention();
   // Removes a segment that failed a checksum from the live set and moves its
   // file to quarantine/. Safe to call from a scan.

@@ -165,6 +165,30 @@ TEST_F(SegmentStoreTest, MergesSmallSegments) {
   EXPECT_EQ(ScanAll(), Expected());
 }
 
+TEST_F(SegmentStoreTest, FlushedSegmentsAreRecompressedWhenOld) {
+  auto o = Opts();
+  o.recompress_after_ns = 300 * kSec;
+  OpenWith(o);
+  Put("default", kT0, 300);
+  ASSERT_TRUE(store_->Flush().ok());
+  auto before = Files("segments");
+  ASSERT_EQ(before.size(), 1u);
+  auto size_before = fs::file_size(before[0]);
+  ASSERT_TRUE(store_->Maintain().ok());
+  EXPECT_EQ(Files("segments"), before) << "too young to rewrite";
+  clock_.Advance(301 * kSec);
+  ASSERT_TRUE(store_->Maintain().ok());
+  auto after = Files("segments");
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_NE(after, before);
+  EXPECT_LE(fs::file_size(after[0]), size_before);
+  EXPECT_EQ(ScanAll(), Expected());
+  ASSERT_TRUE(store_->Maintain().ok());
+  EXPECT_EQ(Files("segments"), after) << "rewritten once";
+  Open();
+  EXPECT_EQ(ScanAll(), Expected());
+}
+
 TEST_F(SegmentStoreTest, InterruptedMergeKeepsTheMergedSegmentOnly) {
   Open();
   for (int i = 0; i < 4; ++i) {
