@@ -214,15 +214,19 @@ TEST_F(SegmentStoreTest, InterruptedFlushIsRedoneFromTheWal) {
   Put("default", kT0, 100);
   ASSERT_TRUE(store_->Flush().ok());
   Put("default", kT0 + 1000 * kSec, 100, 100);
+  // Keep the on-disk state before the second flush: FLUSHED and the WAL.
+  fs::path root(dir_.path());
+  fs::path saved = root / "saved";
+  fs::create_directory(saved);
+  fs::copy(root / "wal", saved / "wal", fs::copy_options::recursive);
+  fs::copy_file(root / "FLUSHED", saved / "FLUSHED");
   ASSERT_TRUE(store_->Flush().ok());
   store_.reset();
-  // As if the process died after the second flush wrote its segment but
-  // before FLUSHED recorded it: the WAL still holds those records.
-  std::string flushed = (fs::path(dir_.path()) / "FLUSHED").string();
-  std::ifstream in(flushed);
-  uint64_t seq = 0;
-  in >> seq;
-  std::ofstream(flushed, std::ios::trunc) << (seq - 1);
+  // As if the process died after the second flush renamed its segment into
+  // place but before it updated FLUSHED and trimmed the WAL.
+  fs::remove_all(root / "wal");
+  fs::copy(saved / "wal", root / "wal", fs::copy_options::recursive);
+  fs::copy_file(saved / "FLUSHED", root / "FLUSHED", fs::copy_options::overwrite_existing);
   Open();
   EXPECT_EQ(ScanAll(), Expected()) << "no duplicates, nothing lost";
   ASSERT_TRUE(store_->Flush().ok());

@@ -339,6 +339,16 @@ Status Wal::Sync() {
 }
 
 Status Wal::TrimUpTo(uint64_t seq) {
+  // When everything written is persisted elsewhere, start a fresh file so the
+  // current one can go too; otherwise up to max_file_bytes of WAL would stay
+  // on disk until the next rotation.
+  if (error_.ok() && file_ && seq >= last_seq_ && file_->Size() > kWalFileHeaderBytes) {
+    Status s = Rotate();
+    if (!s.ok()) {
+      error_ = s.WithContext("wal: rotating");
+      return error_;
+    }
+  }
   bool removed = false;
   // files_[1].first_seq - 1 is the last seq of files_[0]; back() is never removed.
   while (files_.size() > 1 && files_[1].first_seq - 1 <= seq) {

@@ -104,9 +104,11 @@ class Wal {
   Status Sync();
 
   // Deletes the oldest files whose entries all have seq <= `seq` (because
-  // their contents are persisted elsewhere), then syncs the directory. The
-  // file being written is never deleted, so sequence numbers stay continuous
-  // across reopen. Works in the sticky-error state too.
+  // their contents are persisted elsewhere), then syncs the directory. When
+  // `seq` covers every entry, the current file is first rotated so that it
+  // can be deleted too. The file being written is never deleted, so sequence
+  // numbers stay continuous across reopen. Works in the sticky-error state
+  // too (without the rotation).
   Status TrimUpTo(uint64_t seq);
 
   // Sequence number of the last appended (or replayed) entry, 0 if none ever.
