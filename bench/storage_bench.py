@@ -466,7 +466,9 @@ def cmd_report(a):
       f"{ing['rejected']:,} rejected, {ing['retries']:,} retries (429). ClickHouse loads the "
       f"normalized NDJSON ({mb(num('norm_bytes'))}) through a Null table and a materialized view "
       "with `clickhouse-client`, zstd parts, ORDER BY (service, ts). Lode's figure is `du -sb` of "
-      "its data directory; ClickHouse's is `bytes_on_disk` of the active parts.")
+      "its data directory after `POST /api/v1/admin/flush` and background work settled "
+      f"({mb(num('lode_disk_ingested_bytes'))} right after the ingest; flush and settling took "
+      f"{num('lode_flush_s'):.1f} s); ClickHouse's is `bytes_on_disk` of the active parts.")
     w("")
     w(f"Phases (wall time): generate {num('gen_s'):.0f} s, zstd {num('zstd3_s') + num('zstd19_s'):.0f} s, "
       f"Lode ingest {ing['wall_s']:.0f} s, ClickHouse load + merge {ch_load + num('ch_optimize_s'):.0f} s, "
@@ -491,8 +493,8 @@ def cmd_report(a):
             if n:
                 w(f"| all | {n:,} | {rawb / n:.1f} | {disk / n:.1f} | {z / n:.1f} | {disk / z:.2f}× |")
             w("")
-            w(f"Lode on disk is `du -sb` of the data directory after the ingest minus that of an "
-              f"empty one ({F.get('lode_empty_bytes', '?')} bytes).")
+            w(f"Lode on disk is `du -sb` of the data directory after the ingest and a flush, minus "
+              f"that of an empty one ({F.get('lode_empty_bytes', '?')} bytes).")
     text = "\n".join(out) + "\n"
     with open(a.out, "w") as f:
         f.write(text)

@@ -70,6 +70,24 @@ cpu_ticks() { awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 tail_log() { [ -f "$1" ] && { echo "--- last lines of $1:" >&2; tail -n 30 "$1" >&2; }; return 0; }
 
+# Asks Lode at $1 to write its in-memory head into segments (POST /api/v1/admin/flush; skipped
+# with a note when the server has no such endpoint), then waits until the size of data dir $2
+# stops changing (background merges, WAL trimming; at most 60 s). Echoes the size in bytes.
+flush_and_size() {
+  local code prev size
+  code=$(curl -s -o /dev/null -w '%{http_code}' -XPOST "$1/api/v1/admin/flush" || true)
+  [ "$code" = 200 ] || say "no flush (POST /api/v1/admin/flush answered ${code:-nothing}): size as ingested"
+  prev=-1
+  size=$(du -sb "$2" | cut -f1)
+  for _ in $(seq 1 60); do
+    [ "$size" = "$prev" ] && break
+    sleep 1
+    prev=$size
+    size=$(du -sb "$2" | cut -f1)
+  done
+  echo "$size"
+}
+
 # Starts `lode serve` on a free port with data dir $1, log $2; sets STARTED_PID and STARTED_URL.
 start_lode() {
   local port
@@ -132,7 +150,10 @@ say "lode serve pid $LODE_PID on $LODE_URL; ingesting"
 ING=$(python3 "$PY" ingest --url "$LODE_URL" --file "$WORK/raw.ndjson" --pid "$LODE_PID" \
   --connections "$CONNS" --batch "$BATCH") || { tail_log "$WORK/lode.log"; die "Lode ingest failed"; }
 fact lode_ingest "$ING"
-disk=$(du -sb "$WORK/lode-data" | cut -f1)
+fact lode_disk_ingested_bytes "$(du -sb "$WORK/lode-data" | cut -f1)"
+t=$(now)
+disk=$(flush_and_size "$LODE_URL" "$WORK/lode-data")
+fact lode_flush_s "$(since "$t")"
 fact lode_disk_bytes "$disk"
 stored=$(curl -fsS "$LODE_URL/api/v1/aggregate" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
 [ "$stored" -eq "$LINES" ] || say "WARNING: Lode holds $stored records after ingesting $LINES lines"
@@ -222,7 +243,7 @@ else
       --data-binary @"$f" "$STARTED_URL/api/v1/logs") || { tail_log "$WORK/lh.log"; die "LogHub $system: ingest failed"; }
     accepted=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["accepted"])' "$ans")
     [ "$accepted" -eq "$n" ] || say "WARNING: LogHub $system: $accepted of $n lines accepted"
-    disk=$(($(du -sb "$WORK/lh-$system" | cut -f1) - empty))
+    disk=$(($(flush_and_size "$STARTED_URL" "$WORK/lh-$system") - empty))
     stop "$LH_PID"; LH_PID=""
     z=$(zstd -q -19 -c "$f" | wc -c)
     printf '%s\t%s\t%s\t%s\t%s\n' "$system" "$n" "$(stat -c %s "$f")" "$disk" "$z" >>"$LH_TSV"
