@@ -53,7 +53,7 @@ run: build
 	@./scripts/run.sh $(BUILD)/lode
 
 bench: build
-	@./scripts/setup-bench.sh
+	@./scripts/setup.sh --bench
 	@./bench/ingest_bench.sh $(BUILD)/lode
 	@./bench/storage_bench.sh $(BUILD)/lode $${LODE_BENCH_LINES:-10000000}
 

@@ -15,7 +15,7 @@
 #    substring, regex), one warm-up + 7 runs each on Lode, ClickHouse and rg; counts checked.
 # 5. LogHub samples (../shared/data/loghub/*/loghub2/*_2k.log): Lode bytes per line on disk
 #    against zstd -19.
-# The report goes to stdout and bench/out/storage-<date>.md. Needs scripts/setup-bench.sh.
+# The report goes to stdout and bench/out/storage-<date>.md. Needs scripts/setup.sh --bench.
 # Everything runs on 127.0.0.1; every process started here is stopped at exit.
 set -euo pipefail
 
@@ -38,7 +38,7 @@ since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1
 [ -x "$LODE" ] || die "no lode binary at $LODE (run: make build)"
 [[ "$LINES" =~ ^[0-9]+$ ]] && [ "$LINES" -gt 0 ] || die "LINES must be a positive integer, not '$LINES'"
 for tool in clickhouse-server clickhouse-client rg zstd curl python3 du awk; do
-  command -v "$tool" >/dev/null 2>&1 || die "$tool is missing: run scripts/setup-bench.sh"
+  command -v "$tool" >/dev/null 2>&1 || die "$tool is missing: run scripts/setup.sh --bench"
 done
 
 WORK=$(mktemp -d /tmp/lode-storage-bench-XXXXXX)

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Installs every build and test dependency of Lode from Debian packages.
-# Idempotent: packages already present are skipped; uses sudo when not root.
+# Installs every build and test dependency of Lode from Debian packages;
+# with --bench, also what only the benchmarks need (ClickHouse server and
+# client as the peer database, hyperfine; its system service is not used:
+# bench/storage_bench.sh starts its own server on loopback).
+# Idempotent: packages already present are skipped (apt-get update runs only
+# when something is missing); uses sudo when not root.
 set -euo pipefail
 
 PACKAGES=(
@@ -14,6 +18,11 @@ PACKAGES=(
   # end-to-end tests and benchmarks
   python3 curl zstd ripgrep procps
 )
+NAME=setup
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(clickhouse-server clickhouse-client hyperfine)
+  NAME=setup-bench
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -26,11 +35,11 @@ for p in "${PACKAGES[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: all ${#PACKAGES[@]} packages present"
+  echo "$NAME: all ${#PACKAGES[@]} packages present"
   exit 0
 fi
 
-echo "setup: installing ${missing[*]}"
+echo "$NAME: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -149,6 +149,7 @@ int RunGen(const GenFlags& f) {
   const size_t batch = std::max<size_t>(1, f.batch);
   const auto t0 = SteadyClock::now();
 
+  const int64_t live_spacing_ns = f.rate > 0 ? static_cast<int64_t>(1e9 / f.rate) : 0;
   auto next_batch = [&](std::string* body) -> size_t {
     std::lock_guard lock(mu);
     size_t n = batch;
@@ -162,7 +163,10 @@ int RunGen(const GenFlags& f) {
     body->clear();
     int64_t now = Clock::Real()->NowNanos();
     for (size_t i = 0; i < n; ++i) {
-      int64_t ts = live ? now : start_ns + static_cast<int64_t>(generated + i) * *interval;
+      // Live lines are spread over the time the batch stands for (1/rate
+      // apart, ending now), as a real fleet's would be.
+      int64_t ts = live ? now - static_cast<int64_t>(n - 1 - i) * live_spacing_ns
+                        : start_ns + static_cast<int64_t>(generated + i) * *interval;
       next_line(ts, body);
       body->push_back('\n');
     }

@@ -1,6 +1,8 @@
 #include "common/json_writer.h"
 
+#include <array>
 #include <charconv>
+#include <cstring>
 #include <cmath>
 
 namespace lode {
@@ -102,14 +104,46 @@ JsonWriter& JsonWriter::Raw(std::string_view json) {
   return *this;
 }
 
+namespace {
+
+// Which bytes need escaping inside a JSON string.
+constexpr std::array<bool, 256> MakeEscapeTable() {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[static_cast<size_t>(c)] = true;
+  t['"'] = true;
+  t['\\'] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kNeedsEscape = MakeEscapeTable();
+
+// Whether any of the 8 bytes of `w` needs escaping (is < 0x20, '"' or '\\').
+constexpr bool AnyNeedsEscape(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  const auto has_zero = [](uint64_t x) { return ((x - kOnes) & ~x & kHigh) != 0; };
+  const bool below_space = ((w - kOnes * 0x20) & ~w & kHigh) != 0;
+  return below_space || has_zero(w ^ (kOnes * '"')) || has_zero(w ^ (kOnes * '\\'));
+}
+
+}  // namespace
+
 void JsonWriter::AppendEscaped(std::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
-  size_t run_start = 0;
+  size_t start = 0;
   for (size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out->append(s.data() + run_start, i - run_start);
-    run_start = i + 1;
+    if ((i & 7) == 0) {  // skip clean 8-byte words: most text needs no escaping
+      while (i + 8 <= s.size()) {
+        uint64_t w;
+        std::memcpy(&w, s.data() + i, sizeof(w));
+        if (AnyNeedsEscape(w)) break;
+        i += 8;
+      }
+      if (i == s.size()) break;
+    }
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (!kNeedsEscape[c]) continue;
+    out->append(s.data() + start, i - start);
+    start = i + 1;
     switch (c) {
       case '"': out->append("\\\""); break;
       case '\\': out->append("\\\\"); break;
@@ -119,12 +153,13 @@ void JsonWriter::AppendEscaped(std::string_view s, std::string* out) {
       case '\b': out->append("\\b"); break;
       case '\f': out->append("\\f"); break;
       default: {
-        char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+        const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
         out->append(esc, sizeof(esc));
+        break;
       }
     }
   }
-  out->append(s.data() + run_start, s.size() - run_start);
+  out->append(s.data() + start, s.size() - start);
 }
 
 }  // namespace lode

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/json_writer.h"
+
 namespace lode {
 
 namespace {
@@ -499,59 +501,6 @@ void AppendHex(std::string* out, uint64_t bits, int digits) {
   out->append(buf, static_cast<size_t>(digits));
 }
 
-// Which bytes need escaping inside a JSON string.
-constexpr std::array<bool, 256> MakeEscapeTable() {
-  std::array<bool, 256> t{};
-  for (int c = 0; c < 0x20; ++c) t[static_cast<size_t>(c)] = true;
-  t['"'] = true;
-  t['\\'] = true;
-  return t;
-}
-constexpr std::array<bool, 256> kNeedsEscape = MakeEscapeTable();
-
-// Whether any of the 8 bytes of `w` needs escaping (is < 0x20, '"' or '\\').
-constexpr bool AnyNeedsEscape(uint64_t w) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  const auto has_zero = [](uint64_t x) { return ((x - kOnes) & ~x & kHigh) != 0; };
-  const bool below_space = ((w - kOnes * 0x20) & ~w & kHigh) != 0;
-  return below_space || has_zero(w ^ (kOnes * '"')) || has_zero(w ^ (kOnes * '\\'));
-}
-
-// Appends `s` escaped as the inside of a JSON string (UTF-8 passes through).
-void AppendJsonEscaped(std::string* out, std::string_view s) {
-  size_t start = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if ((i & 7) == 0) {  // skip clean 8-byte words
-      while (i + 8 <= s.size()) {
-        uint64_t w;
-        std::memcpy(&w, s.data() + i, sizeof(w));
-        if (AnyNeedsEscape(w)) break;
-        i += 8;
-      }
-      if (i == s.size()) break;
-    }
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (!kNeedsEscape[c]) continue;
-    out->append(s.data() + start, i - start);
-    start = i + 1;
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
-      default: {
-        const char esc[6] = {'\\', 'u', '0', '0', kHexDigits[c >> 4], kHexDigits[c & 15]};
-        out->append(esc, sizeof(esc));
-        break;
-      }
-    }
-  }
-  out->append(s.data() + start, s.size() - start);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Time formatting (proleptic Gregorian calendar, days-from-civil arithmetic).
@@ -1309,7 +1258,7 @@ GeneratedLine FleetGenerator::Next(int64_t timestamp_ns, std::string* out) {
       AppendRfc3339Nanos(out, timestamp_ns, /*trim=*/false);
       out->append(line.level >= Level::kWarn ? R"(","stream":"stderr","log":")"
                                              : R"(","stream":"stdout","log":")");
-      AppendJsonEscaped(out, msg_);
+      JsonWriter::AppendEscaped(msg_, out);
       out->append(R"(","level":")");
       out->append(kLowerLevels[slot]);
       out->push_back('"');
@@ -1334,7 +1283,7 @@ GeneratedLine FleetGenerator::Next(int64_t timestamp_ns, std::string* out) {
 
     case kOriginDocker:
       out->append(R"({"log":")");
-      AppendJsonEscaped(out, msg_);
+      JsonWriter::AppendEscaped(msg_, out);
       out->append(line.level >= Level::kWarn ? R"(","stream":"stderr","time":")"
                                              : R"(","stream":"stdout","time":")");
       AppendRfc3339Nanos(out, timestamp_ns, /*trim=*/true);
@@ -1357,7 +1306,7 @@ GeneratedLine FleetGenerator::Next(int64_t timestamp_ns, std::string* out) {
       out->append(R"({"timestamp":)");
       AppendInt(out, ms);
       out->append(R"(,"message":")");
-      AppendJsonEscaped(out, msg_);
+      JsonWriter::AppendEscaped(msg_, out);
       out->append(R"(","logGroup":")");
       out->append(svc.group);
       out->append(R"(","logStream":")");
@@ -1389,7 +1338,7 @@ GeneratedLine FleetGenerator::Next(int64_t timestamp_ns, std::string* out) {
         out->append(kMsgKeys[svc.msg_key]);
         out->append(colon);
         out->push_back('"');
-        AppendJsonEscaped(out, msg_);
+        JsonWriter::AppendEscaped(msg_, out);
         out->push_back('"');
       };
 

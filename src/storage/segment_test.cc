@@ -9,6 +9,7 @@
 #include <set>
 
 #include "common/coding.h"
+#include "common/fault_injection_env.h"
 #include "common/test_util.h"
 #include "gen/fleet.h"
 #include "parse/json_record.h"
@@ -186,44 +187,7 @@ class MemFileEnv final : public EnvWrapper {
   };
 };
 
-// Fails Sync, SyncDir or appends beyond a budget.
-class FaultyEnv final : public EnvWrapper {
- public:
-  FaultyEnv() : EnvWrapper(Env::Default()) {}
-  bool fail_sync = false;
-  bool fail_sync_dir = false;
-  uint64_t append_budget = UINT64_MAX;
-
-  Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
-    LODE_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, base()->NewAppendableFile(path));
-    return std::unique_ptr<WritableFile>(std::make_unique<File>(this, std::move(f)));
-  }
-  Status SyncDir(const std::string& dir) override {
-    if (fail_sync_dir) return Status::IOError("fsync " + dir + ": injected failure");
-    return base()->SyncDir(dir);
-  }
-
- private:
-  class File final : public WritableFile {
-   public:
-    File(FaultyEnv* env, std::unique_ptr<WritableFile> base) : env_(env), base_(std::move(base)) {}
-    Status Append(std::string_view data) override {
-      if (data.size() > env_->append_budget) return Status::IOError("write: injected ENOSPC");
-      env_->append_budget -= data.size();
-      return base_->Append(data);
-    }
-    Status Sync() override {
-      if (env_->fail_sync) return Status::IOError("fdatasync: injected failure");
-      return base_->Sync();
-    }
-    Status Close() override { return base_->Close(); }
-    uint64_t Size() const override { return base_->Size(); }
-
-   private:
-    FaultyEnv* env_;
-    std::unique_ptr<WritableFile> base_;
-  };
-};
+using FaultyEnv = FaultInjectionEnv;
 
 SegmentMeta Meta(const std::string& tenant = "acme") {
   SegmentMeta meta;
@@ -758,25 +722,25 @@ TEST(SegmentTest, WriteLeavesNoTemporaryFile) {
   EXPECT_EQ(ListDir(dir.path()), std::vector<std::string>{"seg"});
 
   FaultyEnv env;
-  env.fail_sync = true;
+  env.SetFailSync(true);
   Status s = WriteSegment(&env, dir.path() + "/seg2", Meta(), records);
   EXPECT_EQ(s.code(), StatusCode::kIOError);
   EXPECT_NE(s.message().find("seg2"), std::string_view::npos) << s.ToString();
   EXPECT_EQ(ListDir(dir.path()), std::vector<std::string>{"seg"});
 
-  env.fail_sync = false;
-  env.append_budget = 300;
+  env.SetFailSync(false);
+  env.SetAppendBudget(env.appended() + 300);
   s = WriteSegment(&env, dir.path() + "/seg3", Meta(), records);
   EXPECT_EQ(s.code(), StatusCode::kIOError);
   EXPECT_EQ(ListDir(dir.path()), std::vector<std::string>{"seg"});
 
-  env.append_budget = UINT64_MAX;
-  env.fail_sync_dir = true;
+  env.SetAppendBudget(UINT64_MAX);
+  env.SetFailSyncDir(true);
   s = WriteSegment(&env, dir.path() + "/seg4", Meta(), records);
   EXPECT_EQ(s.code(), StatusCode::kIOError);
   EXPECT_EQ(ListDir(dir.path()), std::vector<std::string>{"seg"});
 
-  env.fail_sync_dir = false;
+  env.SetFailSyncDir(false);
   ASSERT_TRUE(WriteSegment(&env, dir.path() + "/seg5", Meta(), records).ok());
   EXPECT_EQ(ListDir(dir.path()), (std::vector<std::string>{"seg", "seg5"}));
 }

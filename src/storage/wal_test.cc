@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/coding.h"
+#include "common/fault_injection_env.h"
 
 namespace lode {
 namespace {
@@ -51,56 +52,7 @@ class LogCapture {
   std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
 };
 
-// An Env that passes everything to Env::Default() but can fail: once armed
-// with a byte budget, appends beyond it write only the bytes that fit and
-// then fail like a full disk; syncs can be made to fail too.
-class FaultyEnv final : public EnvWrapper {
- public:
-  void SetAppendBudget(uint64_t bytes) { budget_ = bytes; }
-  void SetFailSync(bool fail) { fail_sync_ = fail; }
-  uint64_t appended() const { return appended_; }
-
-  FaultyEnv() : EnvWrapper(Env::Default()) {}
-
-  Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
-    LODE_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> base, base()->NewAppendableFile(path));
-    return std::unique_ptr<WritableFile>(std::make_unique<File>(this, std::move(base)));
-  }
-  Status SyncDir(const std::string& dir) override {
-    if (fail_sync_) return Status::IOError("fsync directory " + dir + ": injected failure");
-    return base()->SyncDir(dir);
-  }
-
- private:
-  class File final : public WritableFile {
-   public:
-    File(FaultyEnv* env, std::unique_ptr<WritableFile> base) : env_(env), base_(std::move(base)) {}
-    Status Append(std::string_view data) override {
-      uint64_t room = env_->budget_ - std::min(env_->budget_, env_->appended_);
-      if (data.size() <= room) {
-        env_->appended_ += data.size();
-        return base_->Append(data);
-      }
-      env_->appended_ += room;
-      LODE_RETURN_IF_ERROR(base_->Append(data.substr(0, static_cast<size_t>(room))));
-      return Status::IOError("write: No space left on device (injected)");
-    }
-    Status Sync() override {
-      if (env_->fail_sync_) return Status::IOError("fdatasync: injected failure");
-      return base_->Sync();
-    }
-    Status Close() override { return base_->Close(); }
-    uint64_t Size() const override { return base_->Size(); }
-
-   private:
-    FaultyEnv* env_;
-    std::unique_ptr<WritableFile> base_;
-  };
-
-  uint64_t budget_ = UINT64_MAX;
-  uint64_t appended_ = 0;
-  bool fail_sync_ = false;
-};
+using FaultyEnv = FaultInjectionEnv;
 
 class WalTest : public ::testing::Test {
  protected:
