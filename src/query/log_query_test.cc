@@ -23,6 +23,7 @@ class LogQueryTest : public ::testing::Test {
     opts.dir = dir_.path();
     opts.background = false;
     opts.segment.rows_per_block = 100;
+    opts.parallel_count_rows = 0;  // exercise the two-thread count
     auto s = SegmentStore::Open(opts);
     ASSERT_TRUE(s.ok());
     store_ = std::move(*s);

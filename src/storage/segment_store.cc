@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <future>
 #include <cinttypes>
 #include <set>
 
@@ -676,8 +677,8 @@ Status SegmentStore::Scan(const ScanSpec& spec, const RecordVisitor& visit) cons
   return Status::OK();
 }
 
-Status SegmentStore::Count(const ScanSpec& spec, const CountSpec& cs, CountResult* out) const {
-  auto view = Snapshot();
+Status SegmentStore::CountSegments(const std::vector<SegmentPtr>& segments, const ScanSpec& spec,
+                                   const CountSpec& cs, CountResult* out) const {
   CountKey key;
   auto add_row = [&](const Record& r) {
     ++out->matched;
@@ -687,15 +688,6 @@ Status SegmentStore::Count(const ScanSpec& spec, const CountSpec& cs, CountResul
     ++out->counts[key];
     return true;
   };
-  for (const auto* list : {&view->head, &view->flushing}) {
-    for (const auto& c : *list) {
-      if (c->tenant != spec.tenant || !Overlaps(c->min_ts, c->max_ts, spec)) continue;
-      out->scanned += c->records.size();
-      for (const Record& r : c->records) {
-        if (spec.Matches(r)) add_row(r);
-      }
-    }
-  }
   // Message and instance conditions need the rows themselves.
   const bool rows_only = !spec.required_substrings.empty() || !spec.instances.empty();
   std::vector<Record> rows;
@@ -764,19 +756,61 @@ Status SegmentStore::Count(const ScanSpec& spec, const CountSpec& cs, CountResul
     }
     return Status::OK();
   };
+  for (const auto& seg : segments) {
+    Status st = count_segment(seg);
+    if (st.code() == StatusCode::kCorruption) {
+      Quarantine(seg, st);
+      continue;
+    }
+    LODE_RETURN_IF_ERROR(st);
+  }
+  return Status::OK();
+}
+
+Status SegmentStore::Count(const ScanSpec& spec, const CountSpec& cs, CountResult* out) const {
+  auto view = Snapshot();
+  CountKey key;
+  for (const auto* list : {&view->head, &view->flushing}) {
+    for (const auto& c : *list) {
+      if (c->tenant != spec.tenant || !Overlaps(c->min_ts, c->max_ts, spec)) continue;
+      out->scanned += c->records.size();
+      for (const Record& r : c->records) {
+        if (!spec.Matches(r)) continue;
+        ++out->matched;
+        if (cs.by_level) key.level = static_cast<int>(r.level);
+        if (cs.by_service) key.service = r.service;
+        if (cs.step_ns > 0) key.bucket = FloorToStep(r.timestamp_ns, cs.step_ns);
+        ++out->counts[key];
+      }
+    }
+  }
+  std::vector<SegmentPtr> segments;
+  uint64_t rows = 0;
   for (const auto* list : {&view->segments, &view->archived}) {
     if (list == &view->archived && !spec.include_archive) continue;
     for (const auto& seg : *list) {
       const SegmentMeta& m = seg->meta();
       if (m.tenant != spec.tenant || !Overlaps(m.min_ts, m.max_ts, spec)) continue;
-      Status st = count_segment(seg);
-      if (st.code() == StatusCode::kCorruption) {
-        Quarantine(seg, st);
-        continue;
-      }
-      LODE_RETURN_IF_ERROR(st);
+      segments.push_back(seg);
+      rows += m.rows;
     }
   }
+  // Large counts use a second thread: half the segments each, results added.
+  if (segments.size() < 2 || rows < options_.parallel_count_rows) {
+    return CountSegments(segments, spec, cs, out);
+  }
+  std::vector<SegmentPtr> halves[2];
+  for (size_t i = 0; i < segments.size(); ++i) halves[i % 2].push_back(segments[i]);
+  CountResult other;
+  auto second = std::async(std::launch::async,
+                           [&] { return CountSegments(halves[1], spec, cs, &other); });
+  Status first = CountSegments(halves[0], spec, cs, out);
+  Status st = second.get();
+  LODE_RETURN_IF_ERROR(first);
+  LODE_RETURN_IF_ERROR(st);
+  out->scanned += other.scanned;
+  out->matched += other.matched;
+  for (const auto& [k, n] : other.counts) out->counts[k] += n;
   return Status::OK();
 }
 

@@ -77,6 +77,9 @@ class SegmentStore final : public LogStore {
     uint64_t retention_bytes = 0;
     int64_t archive_after_ns = 0;
     std::string archive_dir;                  // default <dir>/archive
+    // Counts over more segment rows than this split the segments between two
+    // threads.
+    uint64_t parallel_count_rows = 200'000;
     // Run flushing, merging and retention on a background thread. Tests turn
     // this off and call Flush()/Maintain() themselves.
     bool background = true;
@@ -145,6 +148,9 @@ class SegmentStore final : public LogStore {
   std::string ArchivePath(const std::string& tenant, uint64_t id) const;
   bool FlushDue() const;
   Status MergeTenant(const std::string& tenant, bool* merged);
+  // Count() over some segments (quarantining any that fail a check).
+  Status CountSegments(const std::vector<SegmentPtr>& segments, const ScanSpec& spec,
+                       const CountSpec& count, CountResult* out) const;
   // One step of Maintain: a flush if due, at most one merge per tenant,
   // retention. *more says whether merges may remain.
   Status MaintainStep(bool* more);
