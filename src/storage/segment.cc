@@ -1648,6 +1648,19 @@ Status Segment::ReadBlock(uint32_t b, uint32_t columns, std::vector<Record>* out
   return Status::OK();
 }
 
+Status Segment::ReadTimesAndLevels(uint32_t b, std::vector<int64_t>* ts,
+                                   std::string* levels) const {
+  if (b >= blocks_.size()) {
+    return Status::InvalidArgument("segment " + path_ + ": no block " + std::to_string(b) + " (" +
+                                   std::to_string(blocks_.size()) + " blocks)");
+  }
+  DecodedBlock& d = ThreadDecodedBlock();
+  LODE_RETURN_IF_ERROR(Index::Decode(*this, b, 0, &d));
+  ts->assign(d.ts.begin(), d.ts.begin() + static_cast<ptrdiff_t>(d.rows));
+  levels->assign(d.level, 0, d.rows);
+  return Status::OK();
+}
+
 Status Segment::Scan(const ScanSpec& spec, const RecordVisitor& visit, uint32_t columns) const {
   const std::vector<uint32_t> cands = CandidateBlocks(spec);
   if (cands.empty()) return Status::OK();

@@ -110,6 +110,10 @@ class Segment {
   // block's checksum fails, naming the file and block.
   Status ReadBlock(uint32_t b, uint32_t columns, std::vector<Record>* out) const;
 
+  // Decodes only the timestamp and level columns of block `b` (one level
+  // byte per row, a Level value), for counting without building records.
+  Status ReadTimesAndLevels(uint32_t b, std::vector<int64_t>* ts, std::string* levels) const;
+
   // Every record matching `spec` (ScanSpec::Matches), block by block in
   // block order, until visit returns false.
   Status Scan(const ScanSpec& spec, const RecordVisitor& visit,

@@ -690,7 +690,8 @@ Status SegmentStore::CountSegments(const std::vector<SegmentPtr>& segments, cons
   };
   // Message and instance conditions need the rows themselves.
   const bool rows_only = !spec.required_substrings.empty() || !spec.instances.empty();
-  std::vector<Record> rows;
+  std::vector<int64_t> times;
+  std::string levels;
   std::vector<uint64_t> cells;
   auto count_segment = [&](const SegmentPtr& seg) -> Status {
     if (rows_only) {
@@ -716,8 +717,8 @@ Status SegmentStore::CountSegments(const std::vector<SegmentPtr>& segments, cons
         }
         continue;
       }
-      LODE_RETURN_IF_ERROR(seg->ReadBlock(b, 0, &rows));
-      out->scanned += rows.size();
+      LODE_RETURN_IF_ERROR(seg->ReadTimesAndLevels(b, &times, &levels));
+      out->scanned += times.size();
       // The block has one service: count per (level, bucket) in a flat array
       // and touch the result map once per non-zero cell.
       // Buckets span the part of the block inside the query range.
@@ -729,18 +730,27 @@ Status SegmentStore::CountSegments(const std::vector<SegmentPtr>& segments, cons
                                            static_cast<uint64_t>(step) + 1
                                      : 1;
       if (span > 100'000) {  // a fine step over a long block: count row by row
-        for (const Record& r : rows) {
-          if (spec.Matches(r)) add_row(r);
+        if (cs.by_service) key.service = seg->services()[bi.service_id];
+        for (size_t i = 0; i < times.size(); ++i) {
+          auto level = static_cast<unsigned>(static_cast<uint8_t>(levels[i]));
+          if (times[i] < spec.start_ns || times[i] >= spec.end_ns || level >= kLevelCount) continue;
+          if ((spec.level_mask & (1u << level)) == 0) continue;
+          key.level = cs.by_level ? static_cast<int>(level) : -1;
+          key.bucket = FloorToStep(times[i], cs.step_ns);
+          ++out->counts[key];
+          ++out->matched;
         }
         continue;
       }
       const size_t buckets = static_cast<size_t>(span);
       cells.assign(buckets * kLevelCount, 0);
-      for (const Record& r : rows) {
-        if (r.timestamp_ns < spec.start_ns || r.timestamp_ns >= spec.end_ns) continue;
-        if ((spec.level_mask & (1u << static_cast<unsigned>(r.level))) == 0) continue;
-        size_t bucket = step > 0 ? static_cast<size_t>((r.timestamp_ns - first) / step) : 0;
-        ++cells[bucket * kLevelCount + static_cast<size_t>(r.level)];
+      for (size_t i = 0; i < times.size(); ++i) {
+        const int64_t t = times[i];
+        const auto level = static_cast<size_t>(static_cast<uint8_t>(levels[i]));
+        if (t < spec.start_ns || t >= spec.end_ns || level >= kLevelCount) continue;
+        if ((spec.level_mask & (1u << level)) == 0) continue;
+        size_t bucket = step > 0 ? static_cast<size_t>((t - first) / step) : 0;
+        ++cells[bucket * kLevelCount + level];
       }
       if (cs.by_service) key.service = seg->services()[bi.service_id];
       for (size_t bucket = 0; bucket < buckets; ++bucket) {
