@@ -573,6 +573,10 @@ class Parser {
       }
       if (Peek().kind != Tok::kComma) return Expected(Peek(), "\"}\" or \",\"");
       Next();
+      if (Peek().kind == Tok::kRBrace) {  // trailing comma
+        Next();
+        return Status::OK();
+      }
     }
   }
 
@@ -1123,7 +1127,8 @@ struct StagePrinter {
     *out += " | label_format";
     for (size_t i = 0; i < s.items.size(); ++i) {
       *out += i == 0 ? " " : ", ";
-      *out += s.items[i].dst + "=" + (s.items[i].rename ? s.items[i].value : Quote(s.items[i].value));
+      const LabelFormatItem& item = s.items[i];
+      *out += item.dst + "=" + (item.rename ? item.value : Quote(item.value));
     }
   }
   void operator()(const DropStage& s) const {
