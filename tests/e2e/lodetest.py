@@ -161,6 +161,43 @@ def gzip_bytes(data):
     return gzip.compress(data if isinstance(data, bytes) else data.encode())
 
 
+class ConfigFile:
+    """A temporary YAML config file for `lode serve --config`, removed on exit."""
+
+    def __init__(self, yaml_text):
+        self.yaml_text = yaml_text
+        self.path = None
+
+    def __enter__(self):
+        f = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+        f.write(self.yaml_text)
+        f.close()
+        self.path = f.name
+        return self.path
+
+    def __exit__(self, *exc):
+        os.unlink(self.path)
+
+
+def run_scenario(scenario, lode, config_yaml=""):
+    """Runs scenario(server) once against a fresh server configured with
+    `config_yaml`; prints the outcome (and the server log on failure)."""
+    with ConfigFile(config_yaml) as cfg:
+        server = Server(lode, extra_args=["--config", cfg])
+        try:
+            server.start()
+            scenario(server)
+            print("1 passed, 0 failed")
+            return 0
+        except Exception:
+            traceback.print_exc()
+            print(f"--- server log (tail) ---\n{server.log()}")
+            print("0 passed, 1 failed")
+            return 1
+        finally:
+            server.cleanup()
+
+
 def run_tests(tests, lode, server_args=()):
     """Runs each test(server) against one fresh server; prints a summary."""
     passed = failed = 0

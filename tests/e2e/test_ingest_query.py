@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 
-from lodetest import (Server, check, check_eq, gzip_bytes, parse_args, run_tests)
+from lodetest import (ConfigFile, check, check_eq, gzip_bytes, parse_args, run_tests)
 
 EXAMPLE = ('{"message": "test 1", "level": "info", '
            '"timestamp": "Date Thu Nov 14 2024 17:01:04 GMT+0200 (Israel Standard Time)", '
@@ -281,18 +281,13 @@ def test_cli_query(s):
 
 def main():
     args = parse_args()
-    cfg = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
-    cfg.write("http:\n  max_line_bytes: 256KiB\n  max_decoded_bytes: 16MiB\n")
-    cfg.close()
     tests = [test_example_record, test_ndjson_with_one_malformed_line, test_every_line_bad,
              test_array_and_pretty_object, test_plain_text, test_bad_timestamp_kept,
              test_compressed_bodies, test_size_limits, test_bad_query_parameters,
              test_tenants_are_separate, test_generated_fleet, test_metrics_and_probes,
              test_cli_query]
-    try:
-        return run_tests(tests, args.lode, ["--config", cfg.name, "--max-body", "2MiB"])
-    finally:
-        os.unlink(cfg.name)
+    with ConfigFile("http:\n  max_line_bytes: 256KiB\n  max_decoded_bytes: 16MiB\n") as cfg:
+        return run_tests(tests, args.lode, ["--config", cfg, "--max-body", "2MiB"])
 
 
 if __name__ == "__main__":

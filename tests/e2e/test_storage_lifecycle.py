@@ -7,12 +7,10 @@ are archived (found only with archive=true, and back after a restore), the
 40-day-old ones are gone. The data survives a restart in each state.
 """
 import json
-import os
 import sys
-import tempfile
 import time
 
-from lodetest import Server, check, check_eq, parse_args
+from lodetest import check, check_eq, parse_args, run_scenario
 
 DAY = 86400
 
@@ -44,58 +42,43 @@ def count(s, service, **extra):
     return len(s.logs(service=service, limit=10000, **extra)["records"])
 
 
-def main():
-    args = parse_args()
-    cfg = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
-    cfg.write("storage:\n  archive_after: 1d\n  retention: 30d\n")
-    cfg.close()
-    server = Server(args.lode, extra_args=["--config", cfg.name])
-    try:
-        server.start()
-        now = int(time.time())
-        post(server, "fresh", now - 60, 50)
-        post(server, "recent", now - 3 * DAY, 40)
-        post(server, "ancient", now - 40 * DAY, 30)
-        check_eq(count(server, "recent"), 40, "head serves everything before a flush")
+def scenario(server):
+    now = int(time.time())
+    post(server, "fresh", now - 60, 50)
+    post(server, "recent", now - 3 * DAY, 40)
+    post(server, "ancient", now - 40 * DAY, 30)
+    check_eq(count(server, "recent"), 40, "head serves everything before a flush")
 
-        r = server.post("/api/v1/admin/flush", "")
-        check_eq(r.status, 200, f"flush: {r}")
-        # The maintenance thread runs every second: archive, then retention.
-        wait_for(lambda: metric(server, "lode_store_archived_segments") >= 1, "archiving")
-        wait_for(lambda: metric(server, "lode_store_retention_deleted_segments_total") >= 1,
-                 "retention")
-        check_eq(count(server, "fresh"), 50, "fresh records live")
-        check_eq(count(server, "recent"), 0, "archived records not searched by default")
-        check_eq(count(server, "recent", archive="true"), 40, "archived records with archive=true")
-        check_eq(count(server, "ancient", archive="true"), 0, "records past retention deleted")
-        agg = server.get("/api/v1/aggregate?by=service&archive=true").json()
-        got = {g["service"]: g["count"] for g in agg["groups"]}
-        check_eq(got, {"fresh": 50, "recent": 40}, "counts including the archive")
+    r = server.post("/api/v1/admin/flush", "")
+    check_eq(r.status, 200, f"flush: {r}")
+    # The maintenance thread runs every second: archive, then retention.
+    wait_for(lambda: metric(server, "lode_store_archived_segments") >= 1, "archiving")
+    wait_for(lambda: metric(server, "lode_store_retention_deleted_segments_total") >= 1,
+             "retention")
+    check_eq(count(server, "fresh"), 50, "fresh records live")
+    check_eq(count(server, "recent"), 0, "archived records not searched by default")
+    check_eq(count(server, "recent", archive="true"), 40, "archived records with archive=true")
+    check_eq(count(server, "ancient", archive="true"), 0, "records past retention deleted")
+    agg = server.get("/api/v1/aggregate?by=service&archive=true").json()
+    got = {g["service"]: g["count"] for g in agg["groups"]}
+    check_eq(got, {"fresh": 50, "recent": 40}, "counts including the archive")
 
-        server.stop()
-        server.start(port=server.port)
-        check_eq(count(server, "recent", archive="true"), 40, "archive after a restart")
-        check_eq(count(server, "fresh"), 50, "live data after a restart")
+    server.stop()
+    server.start(port=server.port)
+    check_eq(count(server, "recent", archive="true"), 40, "archive after a restart")
+    check_eq(count(server, "fresh"), 50, "live data after a restart")
 
-        start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 4 * DAY))
-        end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 2 * DAY))
-        r = server.post(f"/api/v1/archive/restore?start={start}&end={end}", "")
-        check_eq(r.status, 200, f"restore: {r}")
-        check(r.json()["restored"] >= 1, f"something restored: {r}")
-        check_eq(count(server, "recent"), 40, "restored records are live")
-        # The next maintenance round archives them again: they are still old.
-        wait_for(lambda: count(server, "recent") == 0, "re-archiving")
-        check(metric(server, "lode_store_segments") >= 1, "live segments counted")
-        print("1 passed, 0 failed")
-        return 0
-    except Exception as e:
-        print(f"FAILED: {e}\n--- server log ---\n{server.log()}")
-        print("0 passed, 1 failed")
-        return 1
-    finally:
-        server.cleanup()
-        os.unlink(cfg.name)
+    start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 4 * DAY))
+    end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 2 * DAY))
+    r = server.post(f"/api/v1/archive/restore?start={start}&end={end}", "")
+    check_eq(r.status, 200, f"restore: {r}")
+    check(r.json()["restored"] >= 1, f"something restored: {r}")
+    check_eq(count(server, "recent"), 40, "restored records are live")
+    # The next maintenance round archives them again: they are still old.
+    wait_for(lambda: count(server, "recent") == 0, "re-archiving")
+    check(metric(server, "lode_store_segments") >= 1, "live segments counted")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_scenario(scenario, parse_args().lode,
+                          "storage:\n  archive_after: 1d\n  retention: 30d\n"))
