@@ -64,7 +64,6 @@ class GateStore final : public LogStore {
     return Status::OK();
   }
   Status Scan(const ScanSpec&, const RecordVisitor&) const override { return Status::OK(); }
-  uint64_t CountCandidates(const ScanSpec&) const override { return 0; }
   StoreStats Stats() const override { return {}; }
   void Open() {
     std::lock_guard lock(mu_);

@@ -123,12 +123,7 @@ Result<AggregateResult> QueryAggregate(const LogStore& store, const AggregateSpe
     CountKey key;
     LODE_RETURN_IF_ERROR(store.Scan(filter.scan(), [&](const Record& r) {
       ++counts.scanned;
-      if (!filter.Matches(r)) return true;
-      ++counts.matched;
-      if (cs.by_level) key.level = static_cast<int>(r.level);
-      if (cs.by_service) key.service = r.service;
-      if (cs.step_ns > 0) key.bucket = FloorToStep(r.timestamp_ns, cs.step_ns);
-      ++counts.counts[key];
+      if (filter.Matches(r)) AddToCount(r, cs, &key, &counts);
       return true;
     }));
   }

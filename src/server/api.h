@@ -52,8 +52,6 @@ class LodeApi {
   // Adds the routes to the server. REQUIRES: before server->Start().
   void Register();
 
-  const SourceCounters& http_counters() const { return http_; }
-
  private:
   boost::asio::awaitable<HttpResponse> Ingest(HttpRequest& req);
   boost::asio::awaitable<HttpResponse> QueryLogs(HttpRequest& req);

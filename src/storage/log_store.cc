@@ -27,15 +27,19 @@ int64_t FloorToStep(int64_t ts, int64_t step) {
   return q * step;
 }
 
+void AddToCount(const Record& r, const CountSpec& count, CountKey* key, CountResult* out) {
+  ++out->matched;
+  if (count.by_level) key->level = static_cast<int>(r.level);
+  if (count.by_service) key->service = r.service;
+  if (count.step_ns > 0) key->bucket = FloorToStep(r.timestamp_ns, count.step_ns);
+  ++out->counts[*key];
+}
+
 Status LogStore::Count(const ScanSpec& spec, const CountSpec& count, CountResult* out) const {
   CountKey key;
   return Scan(spec, [&](const Record& r) {
     ++out->scanned;
-    ++out->matched;
-    if (count.by_level) key.level = static_cast<int>(r.level);
-    if (count.by_service) key.service = r.service;
-    if (count.step_ns > 0) key.bucket = FloorToStep(r.timestamp_ns, count.step_ns);
-    ++out->counts[key];
+    AddToCount(r, count, &key, out);
     return true;
   });
 }

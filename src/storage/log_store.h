@@ -71,6 +71,10 @@ struct CountResult {
 // The start of the step-wide bucket holding `ts` (floor, also for negative ts).
 int64_t FloorToStep(int64_t ts, int64_t step);
 
+// Adds one matching record to *out, grouped per `count`. `key` is scratch
+// reused between calls (it keeps its string's capacity).
+void AddToCount(const Record& r, const CountSpec& count, CountKey* key, CountResult* out);
+
 class LogStore {
  public:
   virtual ~LogStore() = default;
@@ -91,9 +95,6 @@ class LogStore {
   // The default scans; stores override it to answer from block statistics.
   // Thread-safe.
   virtual Status Count(const ScanSpec& spec, const CountSpec& count, CountResult* out) const;
-
-  // Number of records a Scan of `spec` could visit before filtering, for stats.
-  virtual uint64_t CountCandidates(const ScanSpec& spec) const = 0;
 
   virtual StoreStats Stats() const = 0;
 };

@@ -681,11 +681,7 @@ Status SegmentStore::CountSegments(const std::vector<SegmentPtr>& segments, cons
                                    const CountSpec& cs, CountResult* out) const {
   CountKey key;
   auto add_row = [&](const Record& r) {
-    ++out->matched;
-    if (cs.by_level) key.level = static_cast<int>(r.level);
-    if (cs.by_service) key.service = r.service;
-    if (cs.step_ns > 0) key.bucket = FloorToStep(r.timestamp_ns, cs.step_ns);
-    ++out->counts[key];
+    AddToCount(r, cs, &key, out);
     return true;
   };
   // Message and instance conditions need the rows themselves.
@@ -785,12 +781,7 @@ Status SegmentStore::Count(const ScanSpec& spec, const CountSpec& cs, CountResul
       if (c->tenant != spec.tenant || !Overlaps(c->min_ts, c->max_ts, spec)) continue;
       out->scanned += c->records.size();
       for (const Record& r : c->records) {
-        if (!spec.Matches(r)) continue;
-        ++out->matched;
-        if (cs.by_level) key.level = static_cast<int>(r.level);
-        if (cs.by_service) key.service = r.service;
-        if (cs.step_ns > 0) key.bucket = FloorToStep(r.timestamp_ns, cs.step_ns);
-        ++out->counts[key];
+        if (spec.Matches(r)) AddToCount(r, cs, &key, out);
       }
     }
   }
@@ -822,22 +813,6 @@ Status SegmentStore::Count(const ScanSpec& spec, const CountSpec& cs, CountResul
   out->matched += other.matched;
   for (const auto& [k, n] : other.counts) out->counts[k] += n;
   return Status::OK();
-}
-
-uint64_t SegmentStore::CountCandidates(const ScanSpec& spec) const {
-  auto view = Snapshot();
-  uint64_t n = 0;
-  for (const auto* list : {&view->head, &view->flushing}) {
-    for (const auto& c : *list) {
-      if (c->tenant == spec.tenant && Overlaps(c->min_ts, c->max_ts, spec)) n += c->records.size();
-    }
-  }
-  for (const auto& s : view->segments) {
-    if (s->meta().tenant == spec.tenant && Overlaps(s->meta().min_ts, s->meta().max_ts, spec)) {
-      n += s->meta().rows;
-    }
-  }
-  return n;
 }
 
 StoreStats SegmentStore::Stats() const {

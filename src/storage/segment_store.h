@@ -95,7 +95,6 @@ class SegmentStore final : public LogStore {
   // range) for blocks wholly inside the range and bucket; decodes only the
   // timestamp and level columns of the others.
   Status Count(const ScanSpec& spec, const CountSpec& count, CountResult* out) const override;
-  uint64_t CountCandidates(const ScanSpec& spec) const override;
   StoreStats Stats() const override;
 
   // Writes the whole head into segments now (no-op when empty).
