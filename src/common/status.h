@@ -35,6 +35,7 @@ enum class StatusCode {
   kIOError,
   kUnavailable,
   kDeadlineExceeded,
+  kCancelled,
   kInternal,
 };
 
@@ -55,6 +56,7 @@ class [[nodiscard]] Status {
   static Status IOError(std::string msg) { return {StatusCode::kIOError, std::move(msg)}; }
   static Status Unavailable(std::string msg) { return {StatusCode::kUnavailable, std::move(msg)}; }
   static Status DeadlineExceeded(std::string msg) { return {StatusCode::kDeadlineExceeded, std::move(msg)}; }
+  static Status Cancelled(std::string msg) { return {StatusCode::kCancelled, std::move(msg)}; }
   static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
   // An IOError naming `context` (usually a path) and strerror(errnum).
   static Status FromErrno(std::string_view context, int errnum);

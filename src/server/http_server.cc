@@ -4,6 +4,9 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/websocket.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -25,6 +28,8 @@ http::status HttpStatusFor(StatusCode code) {
     case StatusCode::kTooLarge: return http::status::payload_too_large;
     case StatusCode::kUnavailable: return http::status::service_unavailable;
     case StatusCode::kDeadlineExceeded: return http::status::gateway_timeout;
+    // nginx's "client closed request": nobody reads it, but logs show why.
+    case StatusCode::kCancelled: return static_cast<http::status>(499);
     default: return http::status::internal_server_error;
   }
 }
@@ -64,7 +69,24 @@ HttpServer::HttpServer(const Options& options)
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Route(http::verb method, std::string path, HttpHandler handler) {
+  routes_[RouteKey{method, std::move(path)}] =
+      [h = std::move(handler)](HttpRequest& req, const RequestContext&) { return h(req); };
+}
+
+void HttpServer::RouteCancellable(http::verb method, std::string path,
+                                  CancellableHandler handler) {
+  cancellable_.insert(RouteKey{method, path});
   routes_[RouteKey{method, std::move(path)}] = std::move(handler);
+}
+
+void HttpServer::RouteWebSocket(std::string path, WebSocketHandler handler) {
+  websocket_routes_[std::move(path)] = std::move(handler);
+}
+
+bool HttpServer::IsCancellable(const HttpRequest& req) const {
+  std::string_view target = req.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  return cancellable_.count(RouteKey{req.method(), std::string(path)}) > 0;
 }
 
 void HttpServer::RoutePrefix(http::verb method, std::string prefix, HttpHandler handler) {
@@ -120,20 +142,27 @@ asio::awaitable<void> HttpServer::Accept(tcp::acceptor& acceptor) {
       continue;
     }
     ++accepted_;
-    asio::co_spawn(acceptor.get_executor(), Session(std::move(socket)), asio::detached);
+    // One strand per connection: a handler and the coroutine watching its
+    // socket never run at the same time.
+    asio::co_spawn(asio::make_strand(io_), Session(std::move(socket)), asio::detached);
   }
 }
 
-asio::awaitable<HttpResponse> HttpServer::Dispatch(HttpRequest& req) {
+asio::awaitable<HttpResponse> HttpServer::Dispatch(HttpRequest& req, const RequestContext& ctx) {
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
   auto it = routes_.find(RouteKey{req.method(), std::string(path)});
-  if (it != routes_.end()) co_return co_await it->second(req);
+  if (it != routes_.end()) co_return co_await it->second(req, ctx);
+  if (req.method() == http::verb::get && websocket_routes_.count(std::string(path)) > 0) {
+    co_return ErrorResponse(
+        req, Status::InvalidArgument(std::string(path) + " is a WebSocket endpoint: "
+                                     "send Connection: Upgrade and Upgrade: websocket"));
+  }
   for (auto& [key, handler] : prefix_routes_) {
     if (key.method == req.method() && path.starts_with(key.path)) co_return co_await handler(req);
   }
   // Distinguish a wrong method from an unknown path.
-  bool path_known = false;
+  bool path_known = websocket_routes_.count(std::string(path)) > 0;
   for (auto& [key, h] : routes_) path_known |= key.path == path;
   if (path_known) {
     HttpResponse res = ErrorResponse(
@@ -185,9 +214,29 @@ asio::awaitable<void> HttpServer::Session(tcp::socket socket) {
     }
     if (ec) break;
     HttpRequest req = parser.release();
+    if (beast::websocket::is_upgrade(req)) {
+      std::string_view target = req.target();
+      auto ws = websocket_routes_.find(std::string(target.substr(0, target.find('?'))));
+      if (ws != websocket_routes_.end()) {
+        stream.expires_never();
+        WebSocket ws_stream(std::move(stream));
+        co_await ws_stream.async_accept(req, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+        try {
+          co_await ws->second(req, ws_stream);
+        } catch (const std::exception& e) {
+          spdlog::warn("http: websocket {} failed: {}", std::string(req.target()), e.what());
+        }
+        co_return;
+      }
+    }
     HttpResponse res;
     try {
-      res = co_await Dispatch(req);
+      if (IsCancellable(req)) {
+        res = co_await DispatchWatching(stream, req);
+      } else {
+        res = co_await Dispatch(req, RequestContext{});
+      }
     } catch (const std::exception& e) {
       spdlog::error("http: {} {} failed: {}", std::string(req.method_string()),
                     std::string(req.target()), e.what());
@@ -200,6 +249,35 @@ asio::awaitable<void> HttpServer::Session(tcp::socket socket) {
     if (ec || !keep_alive) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+asio::awaitable<HttpResponse> HttpServer::DispatchWatching(beast::tcp_stream& stream,
+                                                          HttpRequest& req) {
+  using namespace asio::experimental::awaitable_operators;
+  RequestContext ctx;
+  auto done = std::make_shared<bool>(false);
+  tcp::socket& socket = stream.socket();
+  HttpResponse res;
+  auto run = [&]() -> asio::awaitable<void> {
+    res = co_await Dispatch(req, ctx);
+    *done = true;
+    boost::system::error_code ignored;
+    socket.cancel(ignored);  // ends the watcher's wait
+  };
+  // Readable with nothing to read means the peer closed (or reset) the
+  // connection; readable with data is a pipelined request: stop watching.
+  auto watch = [&]() -> asio::awaitable<void> {
+    boost::system::error_code ec;
+    co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || *done) co_return;
+    char c;
+    socket.non_blocking(true, ec);
+    size_t n = socket.receive(asio::buffer(&c, 1), tcp::socket::message_peek, ec);
+    if (ec == asio::error::would_block) co_return;
+    if (n == 0 || ec) ctx.cancelled->store(true);
+  };
+  co_await (run() && watch());
+  co_return res;
 }
 
 }  // namespace lode

@@ -10,11 +10,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/stream.hpp>
 
 #include <atomic>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -28,6 +31,19 @@ namespace http = boost::beast::http;
 using HttpRequest = http::request<http::string_body>;
 using HttpResponse = http::response<http::string_body>;
 using HttpHandler = std::function<boost::asio::awaitable<HttpResponse>(HttpRequest&)>;
+
+// What a handler may want to know while it runs.
+struct RequestContext {
+  // Becomes true when the client closes its connection before the answer is
+  // written (the server watches the socket while a cancellable handler runs).
+  std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
+};
+using CancellableHandler =
+    std::function<boost::asio::awaitable<HttpResponse>(HttpRequest&, const RequestContext&)>;
+
+using WebSocket = boost::beast::websocket::stream<boost::beast::tcp_stream>;
+// Runs after the upgrade handshake; the connection closes when it returns.
+using WebSocketHandler = std::function<boost::asio::awaitable<void>(HttpRequest&, WebSocket&)>;
 
 // A JSON response with the given status and body.
 HttpResponse JsonResponse(const HttpRequest& req, http::status status, std::string body);
@@ -55,6 +71,11 @@ class HttpServer {
   void Route(http::verb method, std::string path, HttpHandler handler);
   // Registers a handler for every path starting with `prefix` (longest prefix wins).
   void RoutePrefix(http::verb method, std::string prefix, HttpHandler handler);
+  // A handler told when its client goes away (for queries worth stopping).
+  void RouteCancellable(http::verb method, std::string path, CancellableHandler handler);
+  // A GET `path` that upgrades to a WebSocket; without the upgrade headers
+  // the request gets 400.
+  void RouteWebSocket(std::string path, WebSocketHandler handler);
 
   // Binds and starts serving on background threads. Errors name the address.
   Status Start();
@@ -78,14 +99,20 @@ class HttpServer {
   };
   boost::asio::awaitable<void> Accept(boost::asio::ip::tcp::acceptor& acceptor);
   boost::asio::awaitable<void> Session(boost::asio::ip::tcp::socket socket);
-  boost::asio::awaitable<HttpResponse> Dispatch(HttpRequest& req);
+  boost::asio::awaitable<HttpResponse> Dispatch(HttpRequest& req, const RequestContext& ctx);
+  // Runs a cancellable handler while watching the socket for the peer's close.
+  boost::asio::awaitable<HttpResponse> DispatchWatching(boost::beast::tcp_stream& stream,
+                                                        HttpRequest& req);
+  bool IsCancellable(const HttpRequest& req) const;
 
   Options options_;
   boost::asio::io_context io_;
   boost::asio::thread_pool workers_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
-  std::map<RouteKey, HttpHandler> routes_;
+  std::map<RouteKey, CancellableHandler> routes_;
+  std::map<std::string, WebSocketHandler> websocket_routes_;
   std::vector<std::pair<RouteKey, HttpHandler>> prefix_routes_;
+  std::set<RouteKey> cancellable_;
   std::vector<std::thread> threads_;
   uint16_t bound_port_ = 0;
   std::atomic<uint64_t> accepted_{0};

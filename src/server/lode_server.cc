@@ -28,7 +28,12 @@ Result<std::unique_ptr<LodeServer>> LodeServer::Start(const ServerConfig& config
   InProcessBus::Options bo;
   bo.budget_bytes = config.queue_budget_bytes;
   bo.group_delay_us = config.wal_group_delay_ns / 1000;
-  s->bus_ = std::make_unique<InProcessBus>(s->store_.get(), bo);
+  s->tailing_store_ = std::make_unique<TailingStore>(s->store_.get(), &s->tail_hub_);
+  s->bus_ = std::make_unique<InProcessBus>(s->tailing_store_.get(), bo);
+  logql::QueryLimits limits;
+  limits.timeout_ns = config.query_timeout_ns;
+  limits.max_series = static_cast<size_t>(std::max(1, config.query_max_series));
+  s->engine_ = std::make_unique<logql::Engine>(s->store_.get(), limits);
 
   s->http_ = std::make_unique<HttpServer>(ho);
   ApiOptions ao;
@@ -37,6 +42,12 @@ Result<std::unique_ptr<LodeServer>> LodeServer::Start(const ServerConfig& config
   s->api_ = std::make_unique<LodeApi>(s->http_.get(), s->bus_.get(), s->store_.get(),
                                       s->store_.get(), ao);
   s->api_->Register();
+  LokiApiOptions lo;
+  lo.max_limit = static_cast<size_t>(std::max(1, config.query_max_entries));
+  lo.max_decoded_bytes = config.max_decoded_bytes;
+  s->loki_ = std::make_unique<LokiApi>(s->http_.get(), s->bus_.get(), s->store_.get(),
+                                       &s->tail_hub_, s->engine_.get(), lo);
+  s->loki_->Register();
   LODE_RETURN_IF_ERROR(s->http_->Start());
   spdlog::info("lode: serving http on {}:{}, data in {}", ho.host, s->http_->port(),
                config.data_dir);
@@ -50,8 +61,11 @@ void LodeServer::Stop() {
   if (http_) http_->Stop();
   if (bus_) bus_->Stop();
   api_.reset();
+  loki_.reset();
   http_.reset();
   bus_.reset();
+  engine_.reset();
+  tailing_store_.reset();
   store_.reset();
 }
 

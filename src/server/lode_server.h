@@ -1,10 +1,13 @@
-// LodeServer: one single-node Lode, assembled: store ← bus ← API ← HTTP.
+// LodeServer: one single-node Lode, assembled: store ← (tail) ← bus ← APIs ← HTTP.
 #pragma once
 
 #include <memory>
 
 #include "bus/in_process_bus.h"
+#include "query/logql_engine.h"
+#include "query/tail.h"
 #include "server/api.h"
+#include "server/loki_api.h"
 #include "server/http_server.h"
 #include "server/server_config.h"
 #include "storage/segment_store.h"
@@ -28,9 +31,13 @@ class LodeServer {
   LodeServer() = default;
 
   std::unique_ptr<SegmentStore> store_;
+  TailHub tail_hub_;
+  std::unique_ptr<TailingStore> tailing_store_;  // the bus writes through it
+  std::unique_ptr<logql::Engine> engine_;
   std::unique_ptr<InProcessBus> bus_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<LodeApi> api_;
+  std::unique_ptr<LokiApi> loki_;
 };
 
 }  // namespace lode

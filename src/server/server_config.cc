@@ -123,6 +123,10 @@ Status LoadConfigFile(const std::string& path, ServerConfig* c) {
         {"archive_after", Duration(&c->archive_after_ns)},
         {"archive_dir", String(&c->archive_dir)},
         {"recompress_after", Duration(&c->recompress_after_ns)}}},
+      {"query",
+       {{"timeout", Duration(&c->query_timeout_ns)},
+        {"max_series", Int(&c->query_max_series)},
+        {"max_entries", Int(&c->query_max_entries)}}},
   };
   try {
     return ApplySection(path, root, "", top, &sections);

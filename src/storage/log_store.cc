@@ -15,6 +15,9 @@ bool ScanSpec::Matches(const Record& r) const {
       std::find(instances.begin(), instances.end(), r.instance) == instances.end()) {
     return false;
   }
+  if (!sources.empty() && std::find(sources.begin(), sources.end(), r.source) == sources.end()) {
+    return false;
+  }
   for (const auto& sub : required_substrings) {
     if (std::string_view(r.message).find(sub) == std::string_view::npos) return false;
   }
@@ -27,11 +30,15 @@ int64_t FloorToStep(int64_t ts, int64_t step) {
   return q * step;
 }
 
+Status ScanCancelled() { return Status::Cancelled("scan cancelled"); }
+
+int64_t CountSpec::Bucket(int64_t ts) const { return FloorToStep(ts - align_ns, step_ns) + align_ns; }
+
 void AddToCount(const Record& r, const CountSpec& count, CountKey* key, CountResult* out) {
   ++out->matched;
   if (count.by_level) key->level = static_cast<int>(r.level);
   if (count.by_service) key->service = r.service;
-  if (count.step_ns > 0) key->bucket = FloorToStep(r.timestamp_ns, count.step_ns);
+  if (count.step_ns > 0) key->bucket = count.Bucket(r.timestamp_ns);
   ++out->counts[*key];
 }
 
@@ -40,6 +47,25 @@ Status LogStore::Count(const ScanSpec& spec, const CountSpec& count, CountResult
   return Scan(spec, [&](const Record& r) {
     ++out->scanned;
     AddToCount(r, count, &key, out);
+    return true;
+  });
+}
+
+Status LogStore::LabelValues(const ScanSpec& spec, std::string_view name,
+                             std::set<std::string>* out) const {
+  if (name != "service" && name != "instance" && name != "source" && name != "level") {
+    return Status::OK();
+  }
+  return Scan(spec, [&](const Record& r) {
+    if (name == "service") {
+      if (!r.service.empty()) out->insert(r.service);
+    } else if (name == "instance") {
+      if (!r.instance.empty()) out->insert(r.instance);
+    } else if (name == "source") {
+      if (!r.source.empty()) out->insert(r.source);
+    } else {
+      out->emplace(LevelName(r.level));
+    }
     return true;
   });
 }

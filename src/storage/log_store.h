@@ -3,9 +3,11 @@
 // (storage/segment_store.h); cluster mode will add remote stores behind it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -14,6 +16,28 @@
 #include "common/status.h"
 
 namespace lode {
+
+// What a scan read, added to by stores (atomically: counts may run on
+// several threads). For query statistics.
+struct ScanStats {
+  std::atomic<uint64_t> segments{0};     // segments whose blocks were consulted
+  std::atomic<uint64_t> blocks{0};       // blocks decoded
+  std::atomic<uint64_t> bytes_read{0};   // compressed bytes of those blocks
+  std::atomic<uint64_t> rows{0};         // rows examined one by one
+  std::atomic<uint64_t> head_rows{0};    // of which rows held in memory
+};
+
+// Column hints for ScanSpec::columns: what a visitor reads besides the
+// timestamp, level, service and tenant. Stores may fill more.
+enum ScanColumns : uint32_t {
+  kScanObserved = 1u << 0,
+  kScanInstance = 1u << 1,
+  kScanSource = 1u << 2,
+  kScanFlags = 1u << 3,
+  kScanMessage = 1u << 4,
+  kScanAttributes = 1u << 5,
+  kScanAll = 0x3F,
+};
 
 // What a scan selects. A store may use any of these to skip data; every
 // record it visits satisfies all of them.
@@ -24,15 +48,28 @@ struct ScanSpec {
   uint32_t level_mask = ~0u;     // bit (1 << Level) set = level wanted
   std::vector<std::string> services;   // empty = any
   std::vector<std::string> instances;  // empty = any
+  std::vector<std::string> sources;    // empty = any
   // Byte strings the message must contain (case-sensitive), e.g. a `contains`
   // filter or the literals every match of a regex has. Stores use them with
   // their text indexes to skip blocks that cannot match.
   std::vector<std::string> required_substrings;
   // Also read archived (cold) data.
   bool include_archive = false;
+  // The record fields the visitor reads (ScanColumns); the others may be left
+  // empty, which saves decompressing them.
+  uint32_t columns = kScanAll;
+  // When set, the store adds what it read.
+  ScanStats* stats = nullptr;
+  // When set and it becomes true, the scan stops soon (between blocks) and
+  // returns Cancelled.
+  const std::atomic<bool>* cancel = nullptr;
 
   bool Matches(const Record& r) const;
+  bool cancelled() const { return cancel != nullptr && cancel->load(std::memory_order_relaxed); }
 };
+
+// What a store returns when ScanSpec::cancel stopped it.
+Status ScanCancelled();
 
 struct StoreStats {
   uint64_t records = 0;          // live records (head and segments)
@@ -51,14 +88,18 @@ using RecordVisitor = std::function<bool(const Record&)>;
 struct CountSpec {
   bool by_level = false;
   bool by_service = false;
-  int64_t step_ns = 0;  // > 0: also per time bucket [k*step, (k+1)*step)
+  int64_t step_ns = 0;  // > 0: also per time bucket [align + k*step, align + (k+1)*step)
+  int64_t align_ns = 0;
+
+  // The start of the bucket holding `ts`. REQUIRES: step_ns > 0.
+  int64_t Bucket(int64_t ts) const;
 };
 
 // One group of a count: fields not grouped by stay at their defaults.
 struct CountKey {
   int level = -1;       // static_cast<int>(Level) when grouped by level
   std::string service;  // when grouped by service
-  int64_t bucket = 0;   // bucket start (multiple of step_ns) when step_ns > 0
+  int64_t bucket = 0;   // bucket start (CountSpec::Bucket) when step_ns > 0
   auto operator<=>(const CountKey&) const = default;
 };
 
@@ -95,6 +136,13 @@ class LogStore {
   // The default scans; stores override it to answer from block statistics.
   // Thread-safe.
   virtual Status Count(const ScanSpec& spec, const CountSpec& count, CountResult* out) const;
+
+  // The values label `name` ("service", "instance", "source" or "level") has
+  // in records a Scan of `spec` could visit, added to *out. Stores may answer
+  // from metadata and include values of records just outside the spec's time
+  // range (as Loki does per chunk). The default scans. Thread-safe.
+  virtual Status LabelValues(const ScanSpec& spec, std::string_view name,
+                             std::set<std::string>* out) const;
 
   virtual StoreStats Stats() const = 0;
 };

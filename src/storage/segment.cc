@@ -1294,11 +1294,28 @@ std::vector<uint32_t> Segment::CandidateBlocks(const ScanSpec& spec) const {
     if (!any) return cands;
   }
 
+  std::vector<uint8_t> source_ok;
+  if (!spec.sources.empty()) {
+    source_ok.assign(blocks_.size(), 0);
+    bool any = false;
+    for (const std::string& s : spec.sources) {
+      // Few sources per segment: a linear search (the dictionary is not sorted).
+      auto it = std::find(sources_.begin(), sources_.end(), s);
+      if (it == sources_.end()) continue;
+      any = true;
+      MarkPosting(index_->LabelPosting(index_->source_labels,
+                                       static_cast<size_t>(it - sources_.begin())),
+                  &source_ok);
+    }
+    if (!any) return cands;
+  }
+
   for (uint32_t b = 0; b < blocks_.size(); ++b) {
     const BlockInfo& info = blocks_[b];
     if (info.max_ts < spec.start_ns || info.min_ts >= spec.end_ns) continue;
     if (!service_ok.empty() && !service_ok[info.service_id]) continue;
     if (!instance_ok.empty() && !instance_ok[b]) continue;
+    if (!source_ok.empty() && !source_ok[b]) continue;
     bool level = false;
     for (int l = 0; l < kLevelCount && !level; ++l) {
       level = info.level_counts[static_cast<size_t>(l)] > 0 && (spec.level_mask >> l & 1u);
@@ -1666,6 +1683,7 @@ Status Segment::Scan(const ScanSpec& spec, const RecordVisitor& visit, uint32_t 
   if (cands.empty()) return Status::OK();
   uint32_t cols = columns & kColAll;
   if (!spec.instances.empty()) cols |= kColInstance;
+  if (!spec.sources.empty()) cols |= kColSource;
   if (!spec.required_substrings.empty()) cols |= kColMessage;
   std::vector<uint8_t> instance_ok;
   if (!spec.instances.empty()) {
@@ -1680,8 +1698,15 @@ Status Segment::Scan(const ScanSpec& spec, const RecordVisitor& visit, uint32_t 
   Record r;
   std::vector<uint8_t> selected;
   std::vector<uint8_t> hits;
+  if (spec.stats != nullptr) spec.stats->segments.fetch_add(1, std::memory_order_relaxed);
   for (uint32_t b : cands) {
+    if (spec.cancelled()) return ScanCancelled();
     LODE_RETURN_IF_ERROR(Index::Decode(*this, b, cols, &d));
+    if (spec.stats != nullptr) {
+      spec.stats->blocks.fetch_add(1, std::memory_order_relaxed);
+      spec.stats->bytes_read.fetch_add(blocks_[b].size, std::memory_order_relaxed);
+      spec.stats->rows.fetch_add(d.rows, std::memory_order_relaxed);
+    }
     // Rows are sorted by time within a block: only [lo, hi) can be in [start_ns, end_ns).
     const size_t lo = static_cast<size_t>(
         std::lower_bound(d.ts.begin(), d.ts.end(), spec.start_ns) - d.ts.begin());

@@ -50,13 +50,13 @@ struct SegmentWriteOptions {
 
 // Columns a reader may ask for. Timestamp, level and service are always read.
 enum ColumnBits : uint32_t {
-  kColObserved = 1u << 0,
-  kColInstance = 1u << 1,
-  kColSource = 1u << 2,
-  kColFlags = 1u << 3,
-  kColMessage = 1u << 4,
-  kColAttributes = 1u << 5,
-  kColAll = 0x3F,
+  kColObserved = kScanObserved,
+  kColInstance = kScanInstance,
+  kColSource = kScanSource,
+  kColFlags = kScanFlags,
+  kColMessage = kScanMessage,
+  kColAttributes = kScanAttributes,
+  kColAll = kScanAll,
 };
 
 // One block, as the directory describes it (read at Open, no decompression).
@@ -96,6 +96,9 @@ class Segment {
   const std::vector<BlockInfo>& blocks() const { return blocks_; }
   // Distinct services; BlockInfo::service_id indexes this.
   const std::vector<std::string>& services() const { return services_; }
+  // Distinct instances and sources (dictionary order).
+  const std::vector<std::string>& instances() const { return instances_; }
+  const std::vector<std::string>& sources() const { return sources_; }
 
   // The blocks that may hold a record matching `spec`: time range overlap,
   // service (block service), level (level counts), instance and source (label
@@ -115,7 +118,9 @@ class Segment {
   Status ReadTimesAndLevels(uint32_t b, std::vector<int64_t>* ts, std::string* levels) const;
 
   // Every record matching `spec` (ScanSpec::Matches), block by block in
-  // block order, until visit returns false.
+  // block order, until visit returns false. Decodes `columns` plus what the
+  // spec's conditions need; adds to spec.stats; returns ScanCancelled() when
+  // spec.cancel is set.
   Status Scan(const ScanSpec& spec, const RecordVisitor& visit,
               uint32_t columns = kColAll) const;
 

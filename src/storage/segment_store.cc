@@ -639,8 +639,12 @@ Status SegmentStore::Scan(const ScanSpec& spec, const RecordVisitor& visit) cons
   bool stopped = false;
   auto scan_chunks = [&](const std::vector<ChunkPtr>& chunks) {
     for (const auto& c : chunks) {
-      if (stopped) return;
+      if (stopped || spec.cancelled()) return;
       if (c->tenant != spec.tenant || !Overlaps(c->min_ts, c->max_ts, spec)) continue;
+      if (spec.stats != nullptr) {
+        spec.stats->rows.fetch_add(c->records.size(), std::memory_order_relaxed);
+        spec.stats->head_rows.fetch_add(c->records.size(), std::memory_order_relaxed);
+      }
       for (const Record& r : c->records) {
         if (spec.Matches(r) && !visit(r)) {
           stopped = true;
@@ -651,6 +655,7 @@ Status SegmentStore::Scan(const ScanSpec& spec, const RecordVisitor& visit) cons
   };
   scan_chunks(view->head);
   scan_chunks(view->flushing);
+  if (spec.cancelled()) return ScanCancelled();
   auto wrapped = [&](const Record& r) {
     if (!visit(r)) {
       stopped = true;
@@ -663,7 +668,7 @@ Status SegmentStore::Scan(const ScanSpec& spec, const RecordVisitor& visit) cons
       if (stopped) break;
       const SegmentMeta& m = s->meta();
       if (m.tenant != spec.tenant || !Overlaps(m.min_ts, m.max_ts, spec)) continue;
-      Status st = s->Scan(spec, wrapped);
+      Status st = s->Scan(spec, wrapped, spec.columns);
       if (st.code() == StatusCode::kCorruption) {
         Quarantine(s, st);
         continue;
@@ -685,25 +690,30 @@ Status SegmentStore::CountSegments(const std::vector<SegmentPtr>& segments, cons
     return true;
   };
   // Message and instance conditions need the rows themselves.
-  const bool rows_only = !spec.required_substrings.empty() || !spec.instances.empty();
+  const bool rows_only = !spec.required_substrings.empty() || !spec.instances.empty() ||
+                         !spec.sources.empty();
   std::vector<int64_t> times;
   std::string levels;
   std::vector<uint64_t> cells;
   auto count_segment = [&](const SegmentPtr& seg) -> Status {
+    if (spec.cancelled()) return ScanCancelled();
     if (rows_only) {
       return seg->Scan(spec, [&](const Record& r) {
         ++out->scanned;
         return add_row(r);
       }, 0);
     }
-    for (uint32_t b : seg->CandidateBlocks(spec)) {
+    const std::vector<uint32_t> cands = seg->CandidateBlocks(spec);
+    if (spec.stats != nullptr && !cands.empty()) {
+      spec.stats->segments.fetch_add(1, std::memory_order_relaxed);
+    }
+    for (uint32_t b : cands) {
       const BlockInfo& bi = seg->blocks()[b];
       bool inside = bi.min_ts >= spec.start_ns && bi.max_ts < spec.end_ns;
-      bool one_bucket = cs.step_ns == 0 || FloorToStep(bi.min_ts, cs.step_ns) ==
-                                               FloorToStep(bi.max_ts, cs.step_ns);
+      bool one_bucket = cs.step_ns == 0 || cs.Bucket(bi.min_ts) == cs.Bucket(bi.max_ts);
       if (inside && one_bucket) {
         if (cs.by_service) key.service = seg->services()[bi.service_id];
-        if (cs.step_ns > 0) key.bucket = FloorToStep(bi.min_ts, cs.step_ns);
+        if (cs.step_ns > 0) key.bucket = cs.Bucket(bi.min_ts);
         for (int l = 0; l < kLevelCount; ++l) {
           uint32_t n = bi.level_counts[static_cast<size_t>(l)];
           if (n == 0 || (spec.level_mask & (1u << l)) == 0) continue;
@@ -713,16 +723,22 @@ Status SegmentStore::CountSegments(const std::vector<SegmentPtr>& segments, cons
         }
         continue;
       }
+      if (spec.cancelled()) return ScanCancelled();
       LODE_RETURN_IF_ERROR(seg->ReadTimesAndLevels(b, &times, &levels));
       out->scanned += times.size();
+      if (spec.stats != nullptr) {
+        spec.stats->blocks.fetch_add(1, std::memory_order_relaxed);
+        spec.stats->bytes_read.fetch_add(bi.size, std::memory_order_relaxed);
+        spec.stats->rows.fetch_add(times.size(), std::memory_order_relaxed);
+      }
       // The block has one service: count per (level, bucket) in a flat array
       // and touch the result map once per non-zero cell.
       // Buckets span the part of the block inside the query range.
       const int64_t step = cs.step_ns > 0 ? cs.step_ns : 0;
       const int64_t lo = std::max(bi.min_ts, spec.start_ns);
       const int64_t hi = std::min(bi.max_ts, spec.end_ns - 1);
-      const int64_t first = step > 0 ? FloorToStep(lo, step) : 0;
-      const uint64_t span = step > 0 ? static_cast<uint64_t>(FloorToStep(hi, step) - first) /
+      const int64_t first = step > 0 ? cs.Bucket(lo) : 0;
+      const uint64_t span = step > 0 ? static_cast<uint64_t>(cs.Bucket(hi) - first) /
                                            static_cast<uint64_t>(step) + 1
                                      : 1;
       if (span > 100'000) {  // a fine step over a long block: count row by row
@@ -732,7 +748,7 @@ Status SegmentStore::CountSegments(const std::vector<SegmentPtr>& segments, cons
           if (times[i] < spec.start_ns || times[i] >= spec.end_ns || level >= kLevelCount) continue;
           if ((spec.level_mask & (1u << level)) == 0) continue;
           key.level = cs.by_level ? static_cast<int>(level) : -1;
-          key.bucket = FloorToStep(times[i], cs.step_ns);
+          key.bucket = cs.Bucket(times[i]);
           ++out->counts[key];
           ++out->matched;
         }
@@ -780,6 +796,10 @@ Status SegmentStore::Count(const ScanSpec& spec, const CountSpec& cs, CountResul
     for (const auto& c : *list) {
       if (c->tenant != spec.tenant || !Overlaps(c->min_ts, c->max_ts, spec)) continue;
       out->scanned += c->records.size();
+      if (spec.stats != nullptr) {
+        spec.stats->rows.fetch_add(c->records.size(), std::memory_order_relaxed);
+        spec.stats->head_rows.fetch_add(c->records.size(), std::memory_order_relaxed);
+      }
       for (const Record& r : c->records) {
         if (spec.Matches(r)) AddToCount(r, cs, &key, out);
       }
@@ -812,6 +832,79 @@ Status SegmentStore::Count(const ScanSpec& spec, const CountSpec& cs, CountResul
   out->scanned += other.scanned;
   out->matched += other.matched;
   for (const auto& [k, n] : other.counts) out->counts[k] += n;
+  return Status::OK();
+}
+
+Status SegmentStore::LabelValues(const ScanSpec& spec, std::string_view name,
+                                 std::set<std::string>* out) const {
+  const bool service = name == "service", instance = name == "instance",
+             source = name == "source", level = name == "level";
+  if (!service && !instance && !source && !level) return Status::OK();
+  auto view = Snapshot();
+  for (const auto* list : {&view->head, &view->flushing}) {
+    for (const auto& c : *list) {
+      if (c->tenant != spec.tenant || !Overlaps(c->min_ts, c->max_ts, spec)) continue;
+      for (const Record& r : c->records) {
+        if (!spec.Matches(r)) continue;
+        const std::string& v = service ? r.service : instance ? r.instance : r.source;
+        if (level) {
+          out->emplace(LevelName(r.level));
+        } else if (!v.empty()) {
+          out->insert(v);
+        }
+      }
+    }
+  }
+  // Segments answer from their dictionaries and block statistics when the
+  // spec selects nothing finer than time and service; otherwise from rows.
+  const bool rows = !spec.instances.empty() || !spec.sources.empty() ||
+                    !spec.required_substrings.empty();
+  for (const auto* list : {&view->segments, &view->archived}) {
+    if (list == &view->archived && !spec.include_archive) continue;
+    for (const auto& seg : *list) {
+      const SegmentMeta& m = seg->meta();
+      if (m.tenant != spec.tenant || !Overlaps(m.min_ts, m.max_ts, spec)) continue;
+      if (spec.cancelled()) return ScanCancelled();
+      if (rows || ((instance || source) && (!spec.services.empty() || spec.level_mask != ~0u))) {
+        ScanSpec narrow = spec;
+        narrow.columns = kScanInstance | kScanSource;
+        Status st = seg->Scan(narrow, [&](const Record& r) {
+          const std::string& v = service ? r.service : instance ? r.instance : r.source;
+          if (level) {
+            out->emplace(LevelName(r.level));
+          } else if (!v.empty()) {
+            out->insert(v);
+          }
+          return true;
+        }, narrow.columns);
+        if (st.code() == StatusCode::kCorruption) {
+          Quarantine(seg, st);
+          continue;
+        }
+        LODE_RETURN_IF_ERROR(st);
+        continue;
+      }
+      if (instance || source) {
+        for (const std::string& v : instance ? seg->instances() : seg->sources()) {
+          if (!v.empty()) out->insert(v);
+        }
+        continue;
+      }
+      for (uint32_t b : seg->CandidateBlocks(spec)) {
+        const BlockInfo& bi = seg->blocks()[b];
+        if (service) {
+          const std::string& v = seg->services()[bi.service_id];
+          if (!v.empty()) out->insert(v);
+          continue;
+        }
+        for (int l = 0; l < kLevelCount; ++l) {
+          if (bi.level_counts[static_cast<size_t>(l)] > 0 && (spec.level_mask >> l & 1u)) {
+            out->emplace(LevelName(static_cast<Level>(l)));
+          }
+        }
+      }
+    }
+  }
   return Status::OK();
 }
 

@@ -95,6 +95,9 @@ class SegmentStore final : public LogStore {
   // range) for blocks wholly inside the range and bucket; decodes only the
   // timestamp and level columns of the others.
   Status Count(const ScanSpec& spec, const CountSpec& count, CountResult* out) const override;
+  // From segment dictionaries and block statistics where the spec allows.
+  Status LabelValues(const ScanSpec& spec, std::string_view name,
+                     std::set<std::string>* out) const override;
   StoreStats Stats() const override;
 
   // Writes the whole head into segments now (no-op when empty).

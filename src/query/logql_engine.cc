@@ -1,0 +1,1682 @@
+#include "query/logql_engine.h"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <set>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "query/logql_parser.h"
+#include "query/logql_stages.h"
+#include "query/regex_literals.h"
+
+namespace lode::logql {
+
+namespace {
+
+constexpr int64_t kSecond = 1'000'000'000;
+
+double MillisSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+bool IsStreamLabel(std::string_view name) {
+  return name == "service" || name == "level" || name == "instance" || name == "source";
+}
+
+// Grafana and Loki's own tooling call the service label `service_name`.
+std::string_view CanonicalSelectorLabel(std::string_view name) {
+  return name == "service_name" ? std::string_view("service") : name;
+}
+
+// Does attribute key `key`, sanitized into a label name, equal `name`?
+bool SanitizedEquals(std::string_view key, std::string_view name) {
+  if (key.empty() || name.empty()) return false;
+  size_t i = 0, j = 0;
+  if (key[0] >= '0' && key[0] <= '9') {
+    if (name[0] != '_') return false;
+    j = 1;
+  }
+  if (key.size() != name.size() - j) return false;
+  for (; i < key.size(); ++i, ++j) {
+    char c = key[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if ((ok ? c : '_') != name[j]) return false;
+  }
+  return true;
+}
+
+std::unique_ptr<RE2> CompileAnchored(const std::string& re, Status* error) {
+  RE2::Options opts;
+  opts.set_log_errors(false);
+  opts.set_dot_nl(true);
+  auto r = std::make_unique<RE2>("^(?:" + re + ")$", opts);
+  if (!r->ok()) {
+    *error = Status::InvalidArgument("invalid regex \"" + re + "\": " + r->error());
+    return nullptr;
+  }
+  return r;
+}
+
+bool MatchString(MatchOp op, std::string_view value, const std::string& want, const RE2* re) {
+  switch (op) {
+    case MatchOp::kEq: return value == want;
+    case MatchOp::kNeq: return value != want;
+    case MatchOp::kRe: return RE2::FullMatch(value, *re);
+    case MatchOp::kNre: return !RE2::FullMatch(value, *re);
+  }
+  return false;
+}
+
+bool Compare(CmpOp op, double a, double b) {
+  switch (op) {
+    case CmpOp::kEq: return a == b;
+    case CmpOp::kNeq: return a != b;
+    case CmpOp::kGt: return a > b;
+    case CmpOp::kGte: return a >= b;
+    case CmpOp::kLt: return a < b;
+    case CmpOp::kLte: return a <= b;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------
+// The label set of one line while it runs through the pipeline. Slots are
+// reused from line to line, so a steady state allocates nothing.
+
+class LineLabels {
+ public:
+  void Reset(const Record& r) {
+    record_ = &r;
+    n_ = 0;
+    error_ = false;
+    if (!r.instance.empty()) Put("instance", r.instance);
+    Put("level", LevelName(r.level));
+    if (!r.service.empty()) Put("service", r.service);
+    if (!r.source.empty()) Put("source", r.source);
+  }
+
+  // The label's value; falls back to the record's attributes (by sanitized
+  // key), which act as Loki's structured metadata.
+  const std::string* Get(std::string_view name) const {
+    for (size_t i = 0; i < n_; ++i) {
+      if (slots_[i].first == name) return &slots_[i].second;
+    }
+    if (record_ != nullptr) {
+      for (const Attribute& a : record_->attributes) {
+        if (a.key == name || SanitizedEquals(a.key, name)) return &a.value;
+      }
+    }
+    return nullptr;
+  }
+
+  void Set(std::string_view name, std::string_view value) {
+    for (size_t i = 0; i < n_; ++i) {
+      if (slots_[i].first == name) {
+        slots_[i].second.assign(value);
+        return;
+      }
+    }
+    Put(name, value);
+  }
+
+  // A label a parser extracted: renamed `<name>_extracted` when it would
+  // overwrite an indexed stream label (Loki's rule).
+  void SetExtracted(std::string_view name, std::string_view value) {
+    if (IsStreamLabel(name)) {
+      std::string renamed(name);
+      renamed += "_extracted";
+      Set(renamed, value);
+    } else {
+      Set(name, value);
+    }
+  }
+
+  void Erase(std::string_view name) {
+    for (size_t i = 0; i < n_; ++i) {
+      if (slots_[i].first == name) {
+        std::swap(slots_[i], slots_[n_ - 1]);
+        --n_;
+        return;
+      }
+    }
+  }
+
+  void SetError(std::string_view error, std::string_view details) {
+    if (error_) return;  // the first error sticks, as in Loki
+    error_ = true;
+    Set("__error__", error);
+    if (!details.empty()) Set("__error_details__", details);
+  }
+  bool has_error() const { return error_; }
+
+  size_t size() const { return n_; }
+  const std::pair<std::string, std::string>& at(size_t i) const { return slots_[i]; }
+  // Keeps only the slots for which keep(name, value) is true; attributes
+  // stop being visible (keep/drop define the label set exactly).
+  template <typename Fn>
+  void Filter(Fn keep) {
+    size_t w = 0;
+    for (size_t i = 0; i < n_; ++i) {
+      if (keep(slots_[i].first, slots_[i].second)) {
+        if (w != i) std::swap(slots_[w], slots_[i]);
+        ++w;
+      }
+    }
+    n_ = w;
+  }
+  void HideAttributes() { record_ = nullptr; }
+
+  Labels Sorted() const {
+    Labels out(slots_.begin(), slots_.begin() + static_cast<ptrdiff_t>(n_));
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // A key identifying the label set (sorted names and values).
+  void Key(std::string* out, std::vector<size_t>* order) const {
+    order->resize(n_);
+    std::iota(order->begin(), order->end(), 0);
+    std::sort(order->begin(), order->end(),
+              [&](size_t a, size_t b) { return slots_[a].first < slots_[b].first; });
+    out->clear();
+    for (size_t i : *order) {
+      *out += slots_[i].first;
+      out->push_back('\xff');
+      *out += slots_[i].second;
+      out->push_back('\xfe');
+    }
+  }
+
+ private:
+  void Put(std::string_view name, std::string_view value) {
+    if (n_ < slots_.size()) {
+      slots_[n_].first.assign(name);
+      slots_[n_].second.assign(value);
+    } else {
+      slots_.emplace_back(std::string(name), std::string(value));
+    }
+    ++n_;
+  }
+
+  std::vector<std::pair<std::string, std::string>> slots_;
+  size_t n_ = 0;
+  bool error_ = false;
+  const Record* record_ = nullptr;
+};
+
+std::string KeyOf(const Labels& labels) {
+  std::string key;
+  for (const auto& [k, v] : labels) {
+    key += k;
+    key.push_back('\xff');
+    key += v;
+    key.push_back('\xfe');
+  }
+  return key;
+}
+
+// ---------------------------------------------------------------------------
+// Compiled pipeline stages.
+
+struct CLineFilter {
+  LineFilterOp op;
+  std::vector<std::string> values;
+  std::vector<std::unique_ptr<RE2>> regexes;
+  std::vector<PatternMatcher> patterns;
+
+  bool Keep(std::string_view line) const {
+    bool any = false;
+    switch (op) {
+      case LineFilterOp::kContains:
+      case LineFilterOp::kNotContains:
+        for (const auto& v : values) any = any || line.find(v) != std::string_view::npos;
+        return op == LineFilterOp::kContains ? any : !any;
+      case LineFilterOp::kMatch:
+      case LineFilterOp::kNotMatch:
+        for (const auto& re : regexes) any = any || RE2::PartialMatch(line, *re);
+        return op == LineFilterOp::kMatch ? any : !any;
+      case LineFilterOp::kPattern:
+      case LineFilterOp::kNotPattern:
+        for (const auto& p : patterns) any = any || p.Match(line);
+        return op == LineFilterOp::kPattern ? any : !any;
+    }
+    return false;
+  }
+};
+
+struct CLabelFilter;
+using CLabelFilterPtr = std::unique_ptr<CLabelFilter>;
+struct CLabelFilter {
+  enum Kind { kString, kNumeric, kAnd, kOr } kind = kString;
+  std::string label;
+  MatchOp match = MatchOp::kEq;
+  std::string value;
+  std::unique_ptr<RE2> re;
+  CmpOp cmp = CmpOp::kEq;
+  LiteralKind literal = LiteralKind::kNumber;
+  double number = 0;
+  CLabelFilterPtr lhs, rhs;
+
+  bool Eval(LineLabels* labels) const {
+    switch (kind) {
+      case kAnd: return lhs->Eval(labels) && rhs->Eval(labels);
+      case kOr: return lhs->Eval(labels) || rhs->Eval(labels);
+      case kString: {
+        const std::string* v = labels->Get(label);
+        return MatchString(match, v ? std::string_view(*v) : std::string_view(), value, re.get());
+      }
+      case kNumeric: {
+        const std::string* v = labels->Get(label);
+        if (v == nullptr) return false;
+        Result<double> x = literal == LiteralKind::kNumber   ? ParseSampleValue(*v)
+                           : literal == LiteralKind::kBytes ? ParseBytes(*v)
+                                                            : ParseGoDurationSeconds(*v);
+        if (!x.ok()) {
+          // Loki keeps the line and marks it; `| __error__=""` drops such lines.
+          labels->SetError("LabelFilterErr", x.status().message());
+          return true;
+        }
+        double got = literal == LiteralKind::kDuration ? *x * 1e9 : *x;
+        return Compare(cmp, got, number);
+      }
+    }
+    return false;
+  }
+};
+
+struct CLabelFormatItem {
+  std::string dst;
+  std::string src;  // rename
+  std::optional<Template> tmpl;
+};
+
+struct CSelectItem {
+  std::string label;
+  std::optional<MatchOp> op;
+  std::string value;
+  std::unique_ptr<RE2> re;
+  bool Matches(std::string_view name, std::string_view v) const {
+    if (name != label) return false;
+    return !op || MatchString(*op, v, value, re.get());
+  }
+};
+
+struct CStage {
+  enum Kind {
+    kLineFilter, kJson, kLogfmt, kRegexp, kPattern, kLabelFilter, kLineFormat, kLabelFormat,
+    kDrop, kKeep, kUnwrap, kSelectorFilter,
+  } kind;
+  CLineFilter line_filter;
+  std::optional<JsonExtractor> json;
+  std::optional<LogfmtExtractor> logfmt;
+  std::optional<RegexpExtractor> regexp;
+  std::optional<PatternMatcher> pattern;
+  CLabelFilterPtr label_filter;
+  std::optional<Template> line_format;
+  std::vector<CLabelFormatItem> label_format;
+  std::vector<CSelectItem> select;
+  UnwrapStage unwrap;
+};
+
+Result<CLabelFilterPtr> CompileLabelFilter(const LabelFilterExpr& e) {
+  auto out = std::make_unique<CLabelFilter>();
+  if (const auto* s = std::get_if<StringLabelFilter>(&e.node)) {
+    out->kind = CLabelFilter::kString;
+    out->label = s->label;
+    out->match = s->op;
+    out->value = s->value;
+    if (s->op == MatchOp::kRe || s->op == MatchOp::kNre) {
+      Status err;
+      out->re = CompileAnchored(s->value, &err);
+      if (!out->re) return err;
+    }
+  } else if (const auto* n = std::get_if<NumericLabelFilter>(&e.node)) {
+    out->kind = CLabelFilter::kNumeric;
+    out->label = n->label;
+    out->cmp = n->op;
+    out->literal = n->kind;
+    out->number = n->value;
+  } else {
+    const auto& b = std::get<LabelFilterBinary>(e.node);
+    out->kind = b.is_or ? CLabelFilter::kOr : CLabelFilter::kAnd;
+    LODE_ASSIGN_OR_RETURN(out->lhs, CompileLabelFilter(*b.lhs));
+    LODE_ASSIGN_OR_RETURN(out->rhs, CompileLabelFilter(*b.rhs));
+  }
+  return out;
+}
+
+// What one line turned into.
+struct LineOut {
+  std::string_view line;
+  double value = 0;  // the unwrapped value, when the pipeline unwraps
+  bool unwrapped = false;
+};
+
+class Pipeline {
+ public:
+  static Result<Pipeline> Compile(const LogQuery& q, const std::vector<LabelMatcher>& residual) {
+    Pipeline p;
+    if (!residual.empty()) {
+      // Selector terms on labels the store does not index: checked per line.
+      CStage st;
+      st.kind = CStage::kSelectorFilter;
+      for (const LabelMatcher& m : residual) {
+        CSelectItem item{m.name, m.op, m.value, nullptr};
+        if (m.op == MatchOp::kRe || m.op == MatchOp::kNre) {
+          Status err;
+          item.re = CompileAnchored(m.value, &err);
+          if (!item.re) return err;
+        }
+        st.select.push_back(std::move(item));
+      }
+      p.stages_.push_back(std::move(st));
+    }
+    for (const PipelineStage& stage : q.stages) {
+      CStage st;
+      if (const auto* lf = std::get_if<LineFilterStage>(&stage)) {
+        st.kind = CStage::kLineFilter;
+        st.line_filter.op = lf->op;
+        st.line_filter.values = lf->values;
+        for (const std::string& v : lf->values) {
+          if (lf->op == LineFilterOp::kMatch || lf->op == LineFilterOp::kNotMatch) {
+            RE2::Options opts;
+            opts.set_log_errors(false);
+            auto re = std::make_unique<RE2>(v, opts);
+            if (!re->ok()) {
+              return Status::InvalidArgument("invalid regex \"" + v + "\": " + re->error());
+            }
+            st.line_filter.regexes.push_back(std::move(re));
+          } else if (lf->op == LineFilterOp::kPattern || lf->op == LineFilterOp::kNotPattern) {
+            LODE_ASSIGN_OR_RETURN(PatternMatcher pm, PatternMatcher::Make(v, false));
+            st.line_filter.patterns.push_back(std::move(pm));
+          }
+        }
+      } else if (const auto* js = std::get_if<JsonStage>(&stage)) {
+        st.kind = CStage::kJson;
+        LODE_ASSIGN_OR_RETURN(JsonExtractor ex, JsonExtractor::Make(js->params));
+        st.json.emplace(std::move(ex));
+        p.parses_ = true;
+      } else if (const auto* lg = std::get_if<LogfmtStage>(&stage)) {
+        st.kind = CStage::kLogfmt;
+        LODE_ASSIGN_OR_RETURN(LogfmtExtractor ex, LogfmtExtractor::Make(lg->params));
+        st.logfmt.emplace(std::move(ex));
+        p.parses_ = true;
+      } else if (const auto* rx = std::get_if<RegexpStage>(&stage)) {
+        st.kind = CStage::kRegexp;
+        LODE_ASSIGN_OR_RETURN(RegexpExtractor ex, RegexpExtractor::Make(rx->regex));
+        st.regexp.emplace(std::move(ex));
+        p.parses_ = true;
+      } else if (const auto* pt = std::get_if<PatternStage>(&stage)) {
+        st.kind = CStage::kPattern;
+        LODE_ASSIGN_OR_RETURN(PatternMatcher pm, PatternMatcher::Make(pt->pattern, true));
+        st.pattern.emplace(std::move(pm));
+        p.parses_ = true;
+      } else if (const auto* lab = std::get_if<LabelFilterStage>(&stage)) {
+        st.kind = CStage::kLabelFilter;
+        LODE_ASSIGN_OR_RETURN(st.label_filter, CompileLabelFilter(*lab->expr));
+        p.reads_labels_ = true;
+      } else if (const auto* lfmt = std::get_if<LineFormatStage>(&stage)) {
+        st.kind = CStage::kLineFormat;
+        LODE_ASSIGN_OR_RETURN(Template t, Template::Make(lfmt->tmpl));
+        st.line_format.emplace(std::move(t));
+        p.reads_labels_ = true;
+      } else if (const auto* lbf = std::get_if<LabelFormatStage>(&stage)) {
+        st.kind = CStage::kLabelFormat;
+        for (const LabelFormatItem& item : lbf->items) {
+          CLabelFormatItem c;
+          c.dst = item.dst;
+          if (item.rename) {
+            c.src = item.value;
+          } else {
+            LODE_ASSIGN_OR_RETURN(Template t, Template::Make(item.value));
+            c.tmpl.emplace(std::move(t));
+          }
+          st.label_format.push_back(std::move(c));
+        }
+        p.reads_labels_ = true;
+      } else if (const auto* dr = std::get_if<DropStage>(&stage)) {
+        st.kind = CStage::kDrop;
+        LODE_RETURN_IF_ERROR(CompileSelect(dr->items, &st.select));
+      } else if (const auto* kp = std::get_if<KeepStage>(&stage)) {
+        st.kind = CStage::kKeep;
+        LODE_RETURN_IF_ERROR(CompileSelect(kp->items, &st.select));
+      } else if (const auto* uw = std::get_if<UnwrapStage>(&stage)) {
+        st.kind = CStage::kUnwrap;
+        st.unwrap = *uw;
+        p.reads_labels_ = true;
+      }
+      p.stages_.push_back(std::move(st));
+    }
+    return p;
+  }
+
+  // Runs one record through the stages. False: the line was filtered out.
+  bool Run(const Record& r, LineLabels* labels, std::string* buffer, LineOut* out) const {
+    labels->Reset(r);
+    std::string_view line = r.message;
+    out->unwrapped = false;
+    for (const CStage& st : stages_) {
+      switch (st.kind) {
+        case CStage::kSelectorFilter:
+          for (const CSelectItem& item : st.select) {
+            const std::string* v = labels->Get(item.label);
+            if (!MatchString(*item.op, v ? std::string_view(*v) : std::string_view(), item.value,
+                             item.re.get())) {
+              return false;
+            }
+          }
+          break;
+        case CStage::kLineFilter:
+          if (!st.line_filter.Keep(line)) return false;
+          break;
+        case CStage::kJson:
+          extracted_.clear();
+          if (!st.json->Extract(line, &extracted_)) {
+            labels->SetError("JSONParserErr", "not a JSON object");
+          }
+          for (const auto& [k, v] : extracted_) labels->SetExtracted(k, v);
+          break;
+        case CStage::kLogfmt:
+          extracted_.clear();
+          if (!st.logfmt->Extract(line, &extracted_)) {
+            labels->SetError("LogfmtParserErr", "malformed logfmt");
+          }
+          for (const auto& [k, v] : extracted_) labels->SetExtracted(k, v);
+          break;
+        case CStage::kRegexp:
+          extracted_.clear();
+          st.regexp->Extract(line, &extracted_);
+          for (const auto& [k, v] : extracted_) labels->SetExtracted(k, v);
+          break;
+        case CStage::kPattern:
+          extracted_.clear();
+          st.pattern->Extract(line, &extracted_);
+          for (const auto& [k, v] : extracted_) labels->SetExtracted(k, v);
+          break;
+        case CStage::kLabelFilter:
+          if (!st.label_filter->Eval(labels)) return false;
+          break;
+        case CStage::kLineFormat: {
+          Result<std::string> s = st.line_format->Render(Input(*labels, line, r.timestamp_ns));
+          if (!s.ok()) {
+            labels->SetError("TemplateFormatErr", s.status().message());
+            break;
+          }
+          *buffer = std::move(*s);
+          line = *buffer;
+          break;
+        }
+        case CStage::kLabelFormat:
+          for (const CLabelFormatItem& item : st.label_format) {
+            if (item.tmpl) {
+              Result<std::string> s = item.tmpl->Render(Input(*labels, line, r.timestamp_ns));
+              if (!s.ok()) {
+                labels->SetError("TemplateFormatErr", s.status().message());
+                continue;
+              }
+              labels->Set(item.dst, *s);
+            } else {
+              const std::string* v = labels->Get(item.src);
+              std::string value = v ? *v : std::string();
+              labels->Erase(item.src);
+              labels->Set(item.dst, value);
+            }
+          }
+          break;
+        case CStage::kDrop:
+          labels->Filter([&](const std::string& name, const std::string& value) {
+            for (const CSelectItem& item : st.select) {
+              if (item.Matches(name, value)) return false;
+            }
+            return true;
+          });
+          break;
+        case CStage::kKeep:
+          labels->Filter([&](const std::string& name, const std::string& value) {
+            for (const CSelectItem& item : st.select) {
+              if (item.Matches(name, value)) return true;
+            }
+            return false;
+          });
+          labels->HideAttributes();
+          break;
+        case CStage::kUnwrap: {
+          const std::string* v = labels->Get(st.unwrap.label);
+          Result<double> x = Status::InvalidArgument("label \"" + st.unwrap.label + "\" not found");
+          if (v != nullptr) {
+            switch (st.unwrap.conversion) {
+              case UnwrapConversion::kNone: x = ParseSampleValue(*v); break;
+              case UnwrapConversion::kDuration:
+              case UnwrapConversion::kDurationSeconds: x = ParseGoDurationSeconds(*v); break;
+              case UnwrapConversion::kBytes: x = ParseBytes(*v); break;
+            }
+          }
+          if (!x.ok()) {
+            labels->SetError("SampleExtractionErr", x.status().message());
+            out->value = 0;
+          } else {
+            out->value = *x;
+          }
+          out->unwrapped = true;
+          // Loki drops the unwrapped label from the series.
+          labels->Erase(st.unwrap.label);
+          break;
+        }
+      }
+    }
+    out->line = line;
+    return true;
+  }
+
+  bool parses() const { return parses_; }
+  bool reads_labels() const { return reads_labels_; }
+
+ private:
+  static Status CompileSelect(const std::vector<LabelSelectItem>& items,
+                              std::vector<CSelectItem>* out) {
+    for (const LabelSelectItem& i : items) {
+      CSelectItem c{i.label, i.op, i.value, nullptr};
+      if (i.op && (*i.op == MatchOp::kRe || *i.op == MatchOp::kNre)) {
+        Status err;
+        c.re = CompileAnchored(i.value, &err);
+        if (!c.re) return err;
+      }
+      out->push_back(std::move(c));
+    }
+    return Status::OK();
+  }
+
+  static TemplateInput Input(const LineLabels& labels, std::string_view line, int64_t ts) {
+    TemplateInput in;
+    in.label = [&labels](std::string_view name) { return labels.Get(name); };
+    in.line = line;
+    in.timestamp_ns = ts;
+    return in;
+  }
+
+  std::vector<CStage> stages_;
+  mutable ExtractedLabels extracted_;  // scratch; a Pipeline is used by one thread
+  bool parses_ = false;
+  bool reads_labels_ = false;
+};
+
+// ---------------------------------------------------------------------------
+// Planning: stream selector and leading line filters → ScanSpec.
+
+struct ScanPlan {
+  ScanSpec spec;
+  bool empty = false;                    // the selector can match nothing
+  std::vector<LabelMatcher> residual;    // selector terms checked per line
+};
+
+Status PlanSelector(const LogStore& store, const LogQuery& q, ScanPlan* plan) {
+  ScanSpec& spec = plan->spec;
+  std::map<std::string, std::vector<const LabelMatcher*>> by_label;
+  std::vector<LabelMatcher> canonical;
+  canonical.reserve(q.matchers.size());
+  for (const LabelMatcher& m : q.matchers) {
+    LabelMatcher c = m;
+    c.name = std::string(CanonicalSelectorLabel(m.name));
+    canonical.push_back(std::move(c));
+  }
+  for (const LabelMatcher& m : canonical) {
+    if (IsStreamLabel(m.name)) {
+      by_label[m.name].push_back(&m);
+    } else {
+      plan->residual.push_back(m);
+    }
+  }
+  for (const auto& [name, matchers] : by_label) {
+    std::vector<std::unique_ptr<RE2>> res;
+    for (const LabelMatcher* m : matchers) {
+      if (m->op == MatchOp::kRe || m->op == MatchOp::kNre) {
+        Status err;
+        res.push_back(CompileAnchored(m->value, &err));
+        if (!res.back()) return err;
+      } else {
+        res.push_back(nullptr);
+      }
+    }
+    auto all_match = [&](std::string_view v) {
+      for (size_t i = 0; i < matchers.size(); ++i) {
+        if (!MatchString(matchers[i]->op, v, matchers[i]->value, res[i].get())) return false;
+      }
+      return true;
+    };
+    if (name == "level") {
+      uint32_t mask = 0;
+      for (int l = 0; l < kLevelCount; ++l) {
+        if (all_match(LevelName(static_cast<Level>(l)))) mask |= 1u << l;
+      }
+      spec.level_mask &= mask;
+      if (spec.level_mask == 0) plan->empty = true;
+      continue;
+    }
+    std::vector<std::string>* list = name == "service"    ? &spec.services
+                                     : name == "instance" ? &spec.instances
+                                                          : &spec.sources;
+    // Equality pins the value; anything else is resolved against the values
+    // the store has (an absent label reads as "", as in Prometheus).
+    std::set<std::string> candidates;
+    bool only_eq = false;
+    for (const LabelMatcher* m : matchers) {
+      if (m->op == MatchOp::kEq) {
+        candidates = {m->value};
+        only_eq = true;
+        break;
+      }
+    }
+    if (!only_eq) {
+      ScanSpec all;
+      all.tenant = spec.tenant;
+      all.start_ns = spec.start_ns;
+      all.end_ns = spec.end_ns;
+      all.include_archive = spec.include_archive;
+      all.cancel = spec.cancel;
+      LODE_RETURN_IF_ERROR(store.LabelValues(all, name, &candidates));
+      candidates.insert("");
+    }
+    std::vector<std::string> kept;
+    for (const std::string& v : candidates) {
+      if (all_match(v)) kept.push_back(v);
+    }
+    if (kept.empty()) {
+      plan->empty = true;
+    } else if (only_eq || kept.size() != candidates.size()) {
+      *list = std::move(kept);
+    }
+  }
+  return Status::OK();
+}
+
+// Line filters before anything rewrites the line give the store substrings
+// every matching line contains.
+void PlanLineFilters(const LogQuery& q, ScanSpec* spec) {
+  for (const PipelineStage& stage : q.stages) {
+    if (std::holds_alternative<LineFormatStage>(stage)) break;
+    const auto* lf = std::get_if<LineFilterStage>(&stage);
+    if (lf == nullptr || lf->values.size() != 1) continue;
+    if (lf->op == LineFilterOp::kContains && !lf->values[0].empty()) {
+      spec->required_substrings.push_back(lf->values[0]);
+    } else if (lf->op == LineFilterOp::kMatch) {
+      for (auto& lit : RequiredLiterals(lf->values[0])) spec->required_substrings.push_back(lit);
+    }
+  }
+}
+
+uint32_t ColumnsFor(const LogQuery& q, bool needs_line) {
+  uint32_t cols = kScanInstance | kScanSource;
+  bool line = needs_line;
+  bool attrs = false;
+  for (const PipelineStage& stage : q.stages) {
+    if (std::holds_alternative<LineFilterStage>(stage) || std::holds_alternative<JsonStage>(stage) ||
+        std::holds_alternative<LogfmtStage>(stage) || std::holds_alternative<RegexpStage>(stage) ||
+        std::holds_alternative<PatternStage>(stage) || std::holds_alternative<LineFormatStage>(stage)) {
+      line = true;
+    }
+    if (std::holds_alternative<LabelFilterStage>(stage) ||
+        std::holds_alternative<LineFormatStage>(stage) ||
+        std::holds_alternative<LabelFormatStage>(stage) || std::holds_alternative<UnwrapStage>(stage)) {
+      attrs = true;
+    }
+  }
+  for (const LabelMatcher& m : q.matchers) {
+    if (!IsStreamLabel(CanonicalSelectorLabel(m.name))) attrs = true;
+  }
+  if (line) cols |= kScanMessage;
+  if (attrs) cols |= kScanAttributes;
+  return cols;
+}
+
+// ---------------------------------------------------------------------------
+// Evaluation state shared by the parts of one query.
+
+class Evaluation {
+ public:
+  Evaluation(const LogStore& store, const QueryLimits& limits, const QueryParams& params,
+             Clock* clock)
+      : store_(store), limits_(limits), params_(params), clock_(clock) {
+    deadline_ns_ = clock->NowNanos() + limits.timeout_ns;
+    steps_ = params.step_ns > 0 ? static_cast<size_t>((params.end_ns - params.start_ns) /
+                                                      params.step_ns) + 1
+                                : 1;
+  }
+
+  size_t steps() const { return steps_; }
+  int64_t StepTime(size_t k) const {
+    return params_.step_ns > 0 ? params_.start_ns + static_cast<int64_t>(k) * params_.step_ns
+                               : params_.end_ns;
+  }
+  int64_t first_eval() const { return StepTime(0); }
+  int64_t step() const { return params_.step_ns; }
+
+  Result<ScanPlan> Plan(const LogQuery& q, int64_t start_ns, int64_t end_ns) {
+    ScanPlan plan;
+    plan.spec.tenant = params_.tenant;
+    plan.spec.start_ns = start_ns;
+    plan.spec.end_ns = end_ns;
+    plan.spec.include_archive = params_.include_archive;
+    plan.spec.cancel = params_.cancel;
+    plan.spec.stats = &scan_stats_;
+    LODE_RETURN_IF_ERROR(PlanSelector(store_, q, &plan));
+    PlanLineFilters(q, &plan.spec);
+    return plan;
+  }
+
+  // Wraps a scan: converts a cancelled scan into the reason, checks the
+  // deadline every few thousand lines.
+  Status Scan(const ScanSpec& spec, const std::function<bool(const Record&)>& visit) {
+    uint64_t n = 0;
+    Status st = store_.Scan(spec, [&](const Record& r) {
+      if ((++n & 4095) == 0 && clock_->NowNanos() > deadline_ns_) {
+        timed_out_ = true;
+        return false;
+      }
+      return visit(r);
+    });
+    return Finish(st);
+  }
+
+  Status Finish(Status st) {
+    if (st.code() == StatusCode::kCancelled || timed_out_) {
+      if (timed_out_ || clock_->NowNanos() > deadline_ns_) {
+        return Status::DeadlineExceeded(fmt::format(
+            "query timed out after {}s (the query timeout); narrow the time range or selector",
+            limits_.timeout_ns / kSecond));
+      }
+      return Status::Cancelled("query cancelled: the client went away");
+    }
+    return st;
+  }
+  bool failed() const { return !error_.ok(); }
+  Status& error() { return error_; }
+
+  void FillStats(QueryStatistics* s) const {
+    s->segments = scan_stats_.segments.load();
+    s->blocks = scan_stats_.blocks.load();
+    s->bytes_read = scan_stats_.bytes_read.load();
+    s->rows = scan_stats_.rows.load();
+    s->head_rows = scan_stats_.head_rows.load();
+  }
+
+  const LogStore& store() const { return store_; }
+  const QueryLimits& limits() const { return limits_; }
+  const QueryParams& params() const { return params_; }
+  ScanStats* scan_stats() { return &scan_stats_; }
+  uint64_t lines = 0;
+  bool count_fast_path = false;
+
+ private:
+  const LogStore& store_;
+  const QueryLimits& limits_;
+  const QueryParams& params_;
+  Clock* clock_;
+  int64_t deadline_ns_ = 0;
+  size_t steps_ = 1;
+  bool timed_out_ = false;
+  Status error_;
+  ScanStats scan_stats_;
+};
+
+// ---------------------------------------------------------------------------
+// Log queries.
+
+Result<std::vector<Stream>> RunLogQuery(Evaluation* ev, const LogQuery& q) {
+  const QueryParams& params = ev->params();
+  LODE_ASSIGN_OR_RETURN(ScanPlan plan, ev->Plan(q, params.start_ns, params.end_ns));
+  if (plan.empty || params.limit == 0) return std::vector<Stream>{};
+  LODE_ASSIGN_OR_RETURN(Pipeline pipeline, Pipeline::Compile(q, plan.residual));
+  plan.spec.columns = ColumnsFor(q, true);
+
+  // Keep the best `limit` lines in a heap whose top is the worst kept one.
+  struct Kept {
+    int64_t ts;
+    uint64_t seq;
+    std::string line;
+    Labels labels;
+  };
+  const bool backward = params.direction == Direction::kBackward;
+  auto worse_on_top = [backward](const Kept& a, const Kept& b) {
+    return backward ? std::tie(a.ts, a.seq) > std::tie(b.ts, b.seq)
+                    : std::tie(a.ts, a.seq) < std::tie(b.ts, b.seq);
+  };
+  std::vector<Kept> heap;
+  LineLabels labels;
+  std::string buffer;
+  LineOut out;
+  uint64_t seq = 0;
+  LODE_RETURN_IF_ERROR(ev->Scan(plan.spec, [&](const Record& r) {
+    if (!pipeline.Run(r, &labels, &buffer, &out)) return true;
+    ++ev->lines;
+    const uint64_t s = seq++;
+    if (heap.size() == params.limit) {
+      const Kept& worst = heap.front();
+      bool better = backward ? std::tie(r.timestamp_ns, s) > std::tie(worst.ts, worst.seq)
+                             : std::tie(r.timestamp_ns, s) < std::tie(worst.ts, worst.seq);
+      if (!better) return true;
+      std::pop_heap(heap.begin(), heap.end(), worse_on_top);
+      heap.pop_back();
+    }
+    heap.push_back(Kept{r.timestamp_ns, s, std::string(out.line), labels.Sorted()});
+    std::push_heap(heap.begin(), heap.end(), worse_on_top);
+    return true;
+  }));
+  std::sort(heap.begin(), heap.end(), [backward](const Kept& a, const Kept& b) {
+    return backward ? std::tie(a.ts, a.seq) > std::tie(b.ts, b.seq)
+                    : std::tie(a.ts, a.seq) < std::tie(b.ts, b.seq);
+  });
+  std::map<Labels, size_t> index;
+  std::vector<Stream> streams;
+  for (Kept& k : heap) {
+    auto [it, inserted] = index.emplace(k.labels, streams.size());
+    if (inserted) streams.push_back(Stream{std::move(k.labels), {}});
+    streams[it->second].entries.push_back(Entry{k.ts, std::move(k.line)});
+  }
+  std::sort(streams.begin(), streams.end(),
+            [](const Stream& a, const Stream& b) { return a.labels < b.labels; });
+  return streams;
+}
+
+// ---------------------------------------------------------------------------
+// Metric queries: values per evaluation step.
+
+struct StepSeries {
+  Labels labels;
+  std::vector<double> v;
+  std::vector<uint8_t> has;
+};
+
+struct StepValue {
+  bool is_scalar = false;
+  double scalar = 0;
+  std::vector<StepSeries> series;
+};
+
+bool Unwraps(const LogQuery& q) {
+  for (const PipelineStage& s : q.stages) {
+    if (std::holds_alternative<UnwrapStage>(s)) return true;
+  }
+  return false;
+}
+
+bool IsAdditive(RangeOp op) {
+  return op == RangeOp::kCountOverTime || op == RangeOp::kRate || op == RangeOp::kBytesOverTime ||
+         op == RangeOp::kBytesRate || op == RangeOp::kSumOverTime;
+}
+
+Labels ApplyGrouping(const Labels& in, const Grouping& g) {
+  Labels out;
+  for (const auto& kv : in) {
+    bool listed = std::find(g.labels.begin(), g.labels.end(), kv.first) != g.labels.end();
+    if (listed != g.without) out.push_back(kv);
+  }
+  return out;
+}
+
+double Quantile(double phi, std::vector<double>* values) {
+  if (values->empty()) return std::nan("");
+  if (phi < 0) return -std::numeric_limits<double>::infinity();
+  if (phi > 1) return std::numeric_limits<double>::infinity();
+  std::sort(values->begin(), values->end());
+  const double rank = phi * static_cast<double>(values->size() - 1);
+  const auto lo = static_cast<size_t>(std::floor(rank));
+  const size_t hi = std::min(lo + 1, values->size() - 1);
+  const double w = rank - static_cast<double>(lo);
+  return (*values)[lo] * (1 - w) + (*values)[hi] * w;
+}
+
+// One series of a range aggregation while the scan runs: additive buckets
+// (bucket j holds samples in (base + j*g, base + (j+1)*g]) or raw samples.
+struct RangeAcc {
+  Labels labels;
+  std::vector<double> buckets;
+  std::vector<uint32_t> present;  // samples per bucket, when values may sum to 0
+  std::vector<std::pair<int64_t, double>> samples;
+};
+
+class RangeEvaluator {
+ public:
+  RangeEvaluator(Evaluation* ev, const RangeAggregation& ra) : ev_(ev), ra_(ra) {
+    // Windows are (t - offset - range, t - offset] for each evaluation time t.
+    base_ = ev->first_eval() - ra.offset_ns - ra.range_ns;
+    span_ = (ev->steps() - 1) * static_cast<uint64_t>(std::max<int64_t>(ev->step(), 0)) +
+            static_cast<uint64_t>(ra.range_ns);
+    if (IsAdditive(ra.op)) {
+      g_ = ev->step() > 0 ? std::gcd(ev->step(), ra.range_ns) : ra.range_ns;
+      nbuckets_ = span_ / static_cast<uint64_t>(g_);
+      // A fine common divisor over a long range would make huge arrays: keep samples.
+      bucketed_ = nbuckets_ <= 20'000;
+      // Counting adds 1 per line, so a non-zero bucket is a non-empty one.
+      track_presence_ = !(ra.op == RangeOp::kCountOverTime ||
+                          (ra.op == RangeOp::kRate && !Unwraps(ra.query)));
+    }
+  }
+
+  int64_t scan_start() const { return base_ + 1; }
+  int64_t scan_end() const {
+    return ev_->StepTime(ev_->steps() - 1) - ra_.offset_ns + 1;
+  }
+
+  Status AddSample(const Labels& labels, const std::string& key, int64_t ts, double v) {
+    auto it = accs_.find(key);
+    if (it == accs_.end()) {
+      if (accs_.size() >= ev_->limits().max_inner_series) {
+        return Status::ResourceExhausted(fmt::format(
+            "the query touches more than {} series; add a `sum by (...)` or a narrower selector",
+            ev_->limits().max_inner_series));
+      }
+      for (const auto& [k, val] : labels) {
+        if (k == "__error__") {
+          return Status::InvalidArgument(fmt::format(
+              "pipeline error: '{}' for series {}; use a label filter to intentionally skip "
+              "this error (e.g. | __error__!=\"{}\")",
+              val, LabelsToString(labels), val));
+        }
+      }
+      it = accs_.emplace(key, RangeAcc{labels, {}, {}, {}}).first;
+      if (bucketed_) it->second.buckets.assign(nbuckets_, 0);
+      if (bucketed_ && track_presence_) it->second.present.assign(nbuckets_, 0);
+    }
+    RangeAcc& acc = it->second;
+    if (bucketed_) {
+      const int64_t off = ts - base_ - 1;
+      if (off < 0) return Status::OK();
+      const auto j = static_cast<uint64_t>(off / g_);
+      if (j < nbuckets_) {
+        acc.buckets[j] += v;
+        if (track_presence_) ++acc.present[j];
+      }
+    } else {
+      acc.samples.emplace_back(ts, v);
+    }
+    return Status::OK();
+  }
+
+  // Adds `n` to the bucket holding bucket-start `bucket` (the count fast path,
+  // whose buckets are aligned to base + 1).
+  Status AddBucket(const Labels& labels, int64_t bucket_start, double n) {
+    return AddSample(labels, KeyOf(labels), bucket_start + g_ - 1, n);
+  }
+
+  bool bucketed() const { return bucketed_; }
+  int64_t bucket_width() const { return g_; }
+  int64_t base() const { return base_; }
+
+  Result<StepValue> Finish() {
+    StepValue out;
+    const size_t steps = ev_->steps();
+    const double range_s = static_cast<double>(ra_.range_ns) / 1e9;
+    if (ra_.op == RangeOp::kAbsentOverTime) {
+      StepSeries s;
+      for (const auto& m : ra_.query.matchers) {
+        if (m.op == MatchOp::kEq) s.labels.emplace_back(std::string(CanonicalSelectorLabel(m.name)), m.value);
+      }
+      std::sort(s.labels.begin(), s.labels.end());
+      s.v.assign(steps, 1);
+      s.has.assign(steps, 1);
+      for (auto& [key, acc] : accs_) {
+        std::sort(acc.samples.begin(), acc.samples.end());
+        for (size_t k = 0; k < steps; ++k) {
+          auto [lo, hi] = Window(acc, k);
+          if (hi > lo) s.has[k] = 0;
+        }
+      }
+      out.series.push_back(std::move(s));
+      return out;
+    }
+    std::vector<double> scratch;
+    for (auto& [key, acc] : accs_) {
+      StepSeries s;
+      s.labels = std::move(acc.labels);
+      s.v.assign(steps, 0);
+      s.has.assign(steps, 0);
+      if (bucketed_) {
+        // Prefix sums: a window is a run of range/g buckets.
+        std::vector<double> prefix(acc.buckets.size() + 1, 0);
+        for (size_t j = 0; j < acc.buckets.size(); ++j) prefix[j + 1] = prefix[j] + acc.buckets[j];
+        std::vector<uint32_t> nonzero(acc.buckets.size() + 1, 0);
+        for (size_t j = 0; j < acc.buckets.size(); ++j) {
+          const bool any = track_presence_ ? acc.present[j] > 0 : acc.buckets[j] != 0;
+          nonzero[j + 1] = nonzero[j] + (any ? 1 : 0);
+        }
+        const uint64_t per_window = static_cast<uint64_t>(ra_.range_ns / g_);
+        const uint64_t per_step = ev_->step() > 0 ? static_cast<uint64_t>(ev_->step() / g_) : 0;
+        for (size_t k = 0; k < steps; ++k) {
+          const uint64_t lo = k * per_step, hi = lo + per_window;
+          if (nonzero[hi] == nonzero[lo]) continue;
+          double sum = prefix[hi] - prefix[lo];
+          s.v[k] = (ra_.op == RangeOp::kRate || ra_.op == RangeOp::kBytesRate) ? sum / range_s : sum;
+          s.has[k] = 1;
+        }
+      } else {
+        std::sort(acc.samples.begin(), acc.samples.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });
+        for (size_t k = 0; k < steps; ++k) {
+          auto [lo, hi] = Window(acc, k);
+          if (hi <= lo) continue;
+          s.has[k] = 1;
+          s.v[k] = Reduce(acc, lo, hi, range_s, &scratch);
+        }
+      }
+      out.series.push_back(std::move(s));
+    }
+    return out;
+  }
+
+ private:
+  std::pair<size_t, size_t> Window(const RangeAcc& acc, size_t k) const {
+    const int64_t hi_t = ev_->StepTime(k) - ra_.offset_ns;
+    const int64_t lo_t = hi_t - ra_.range_ns;
+    auto lo = std::upper_bound(acc.samples.begin(), acc.samples.end(), lo_t,
+                               [](int64_t t, const auto& s) { return t < s.first; });
+    auto hi = std::upper_bound(acc.samples.begin(), acc.samples.end(), hi_t,
+                               [](int64_t t, const auto& s) { return t < s.first; });
+    return {static_cast<size_t>(lo - acc.samples.begin()),
+            static_cast<size_t>(hi - acc.samples.begin())};
+  }
+
+  double Reduce(const RangeAcc& acc, size_t lo, size_t hi, double range_s,
+                std::vector<double>* scratch) const {
+    const auto n = static_cast<double>(hi - lo);
+    double sum = 0, mn = std::numeric_limits<double>::infinity(), mx = -mn;
+    for (size_t i = lo; i < hi; ++i) {
+      const double v = acc.samples[i].second;
+      sum += v;
+      mn = std::min(mn, v);
+      mx = std::max(mx, v);
+    }
+    switch (ra_.op) {
+      case RangeOp::kCountOverTime: return n;
+      case RangeOp::kRate: return sum / range_s;
+      case RangeOp::kBytesOverTime:
+      case RangeOp::kSumOverTime: return sum;
+      case RangeOp::kBytesRate: return sum / range_s;
+      case RangeOp::kAvgOverTime: return sum / n;
+      case RangeOp::kMinOverTime: return mn;
+      case RangeOp::kMaxOverTime: return mx;
+      case RangeOp::kStddevOverTime:
+      case RangeOp::kStdvarOverTime: {
+        const double mean = sum / n;
+        double sq = 0;
+        for (size_t i = lo; i < hi; ++i) {
+          const double d = acc.samples[i].second - mean;
+          sq += d * d;
+        }
+        const double var = sq / n;
+        return ra_.op == RangeOp::kStddevOverTime ? std::sqrt(var) : var;
+      }
+      case RangeOp::kQuantileOverTime: {
+        scratch->clear();
+        for (size_t i = lo; i < hi; ++i) scratch->push_back(acc.samples[i].second);
+        return Quantile(ra_.param.value_or(0), scratch);
+      }
+      case RangeOp::kFirstOverTime: return acc.samples[lo].second;
+      case RangeOp::kLastOverTime: return acc.samples[hi - 1].second;
+      case RangeOp::kAbsentOverTime: return 1;
+    }
+    return 0;
+  }
+
+  Evaluation* ev_;
+  const RangeAggregation& ra_;
+  int64_t base_ = 0;
+  uint64_t span_ = 0;
+  int64_t g_ = 1;
+  uint64_t nbuckets_ = 0;
+  bool bucketed_ = false;
+  bool track_presence_ = false;
+  std::unordered_map<std::string, RangeAcc> accs_;
+};
+
+// `sum [by (level|service)] (count_over_time|rate({indexed selector} |= "literal"... [range]))`:
+// the store counts from block statistics without building records.
+const RangeAggregation* CountFastPathCandidate(const MetricExpr& e, std::vector<std::string>* by) {
+  const auto* va = std::get_if<VectorAggregation>(&e.node);
+  if (va == nullptr || va->op != VectorOp::kSum) return nullptr;
+  if (va->grouping) {
+    if (va->grouping->without) return nullptr;
+    for (const std::string& l : va->grouping->labels) {
+      if (l != "level" && l != "service") return nullptr;
+    }
+    *by = va->grouping->labels;
+  }
+  const auto* ra = std::get_if<RangeAggregation>(&va->inner->node);
+  if (ra == nullptr || (ra->op != RangeOp::kCountOverTime && ra->op != RangeOp::kRate)) {
+    return nullptr;
+  }
+  for (const LabelMatcher& m : ra->query.matchers) {
+    if (!IsStreamLabel(CanonicalSelectorLabel(m.name))) return nullptr;
+  }
+  for (const PipelineStage& s : ra->query.stages) {
+    const auto* lf = std::get_if<LineFilterStage>(&s);
+    if (lf == nullptr || lf->op != LineFilterOp::kContains || lf->values.size() != 1 ||
+        lf->values[0].empty()) {
+      return nullptr;
+    }
+  }
+  return ra;
+}
+
+class MetricEvaluator {
+ public:
+  explicit MetricEvaluator(Evaluation* ev) : ev_(ev) {}
+
+  Result<StepValue> Eval(const MetricExpr& e) {
+    std::vector<std::string> by;
+    if (const RangeAggregation* ra = CountFastPathCandidate(e, &by)) {
+      RangeEvaluator re(ev_, *ra);
+      if (re.bucketed()) return CountFastPath(*ra, by, &re);
+    }
+    if (const auto* ra = std::get_if<RangeAggregation>(&e.node)) return EvalRange(*ra, nullptr);
+    if (const auto* va = std::get_if<VectorAggregation>(&e.node)) return EvalVector(*va);
+    if (const auto* be = std::get_if<BinaryExpr>(&e.node)) return EvalBinary(*be);
+    StepValue v;
+    v.is_scalar = true;
+    v.scalar = std::get<NumberLiteral>(e.node).value;
+    return v;
+  }
+
+ private:
+  Result<StepValue> CountFastPath(const RangeAggregation& ra, const std::vector<std::string>& by,
+                                  RangeEvaluator* rep) {
+    RangeEvaluator& re = *rep;
+    LODE_ASSIGN_OR_RETURN(ScanPlan plan, ev_->Plan(ra.query, re.scan_start(), re.scan_end()));
+    ev_->count_fast_path = true;
+    StepValue out;
+    if (!plan.empty) {
+      CountSpec cs;
+      cs.by_level = std::find(by.begin(), by.end(), "level") != by.end();
+      cs.by_service = std::find(by.begin(), by.end(), "service") != by.end();
+      cs.step_ns = re.bucket_width();
+      cs.align_ns = re.base() + 1;
+      CountResult counts;
+      LODE_RETURN_IF_ERROR(ev_->Finish(ev_->store().Count(plan.spec, cs, &counts)));
+      ev_->lines += counts.matched;
+      for (const auto& [key, n] : counts.counts) {
+        Labels labels;
+        if (cs.by_level) labels.emplace_back("level", std::string(LevelName(static_cast<Level>(key.level))));
+        if (cs.by_service && !key.service.empty()) labels.emplace_back("service", key.service);
+        LODE_RETURN_IF_ERROR(re.AddBucket(labels, key.bucket, static_cast<double>(n)));
+      }
+    }
+    LODE_ASSIGN_OR_RETURN(out, re.Finish());
+    // sum by (...) over the per-group counts is the identity.
+    return out;
+  }
+
+  // `reduce`: the grouping of an enclosing `sum`, applied while accumulating
+  // (exact for additive functions, and it keeps the series few).
+  Result<StepValue> EvalRange(const RangeAggregation& ra, const Grouping* reduce) {
+    RangeEvaluator re(ev_, ra);
+    const Grouping* grouping = ra.grouping ? &*ra.grouping : reduce;
+    LODE_ASSIGN_OR_RETURN(ScanPlan plan, ev_->Plan(ra.query, re.scan_start(), re.scan_end()));
+    if (!plan.empty) {
+      LODE_ASSIGN_OR_RETURN(Pipeline pipeline, Pipeline::Compile(ra.query, plan.residual));
+      const bool bytes = ra.op == RangeOp::kBytesOverTime || ra.op == RangeOp::kBytesRate;
+      plan.spec.columns = ColumnsFor(ra.query, bytes);
+      if (grouping != nullptr) plan.spec.columns |= kScanAttributes;
+      LineLabels labels;
+      std::string buffer, key;
+      std::vector<size_t> order;
+      LineOut out;
+      Status err;
+      LODE_RETURN_IF_ERROR(ev_->Scan(plan.spec, [&](const Record& r) {
+        if (!pipeline.Run(r, &labels, &buffer, &out)) return true;
+        ++ev_->lines;
+        double v = out.unwrapped ? out.value : bytes ? static_cast<double>(out.line.size()) : 1.0;
+        if (grouping != nullptr) {
+          // Grouping may name attributes: resolve them before reducing.
+          Labels grouped;
+          if (!grouping->without) {
+            for (const std::string& name : grouping->labels) {
+              const std::string* val = labels.Get(name);
+              if (val != nullptr && !val->empty()) grouped.emplace_back(name, *val);
+            }
+            std::sort(grouped.begin(), grouped.end());
+          } else {
+            grouped = ApplyGrouping(labels.Sorted(), *grouping);
+          }
+          if (labels.has_error()) {
+            if (const std::string* e = labels.Get("__error__")) grouped.emplace_back("__error__", *e);
+          }
+          err = re.AddSample(grouped, KeyOf(grouped), r.timestamp_ns, v);
+        } else {
+          labels.Key(&key, &order);
+          err = re.AddSample(labels.Sorted(), key, r.timestamp_ns, v);
+        }
+        return err.ok();
+      }));
+      LODE_RETURN_IF_ERROR(err);
+    }
+    return re.Finish();
+  }
+
+  Result<StepValue> EvalVector(const VectorAggregation& va) {
+    const auto* inner_range = std::get_if<RangeAggregation>(&va.inner->node);
+    if (va.op == VectorOp::kSum && inner_range != nullptr && !inner_range->grouping &&
+        IsAdditive(inner_range->op) && inner_range->op != RangeOp::kAbsentOverTime) {
+      static const Grouping kAll;  // no `by`: one group
+      return EvalRange(*inner_range, va.grouping ? &*va.grouping : &kAll);
+    }
+    LODE_ASSIGN_OR_RETURN(StepValue in, Eval(*va.inner));
+    if (in.is_scalar) return Status::InvalidArgument("vector aggregation over a scalar");
+    const size_t steps = ev_->steps();
+    StepValue out;
+    // Group the input series.
+    std::map<Labels, std::vector<size_t>> groups;
+    for (size_t i = 0; i < in.series.size(); ++i) {
+      Labels g = va.grouping ? ApplyGrouping(in.series[i].labels, *va.grouping) : Labels{};
+      groups[g].push_back(i);
+    }
+    if (va.op == VectorOp::kTopk || va.op == VectorOp::kBottomk) {
+      const auto k = static_cast<size_t>(std::max<int64_t>(va.param.value_or(1), 0));
+      std::vector<uint8_t> chosen(in.series.size(), 0);
+      std::vector<StepSeries> result = in.series;
+      for (auto& s : result) std::fill(s.has.begin(), s.has.end(), 0);
+      std::vector<size_t> idx;
+      for (const auto& [g, members] : groups) {
+        for (size_t t = 0; t < steps; ++t) {
+          idx.clear();
+          for (size_t i : members) {
+            if (in.series[i].has[t]) idx.push_back(i);
+          }
+          auto better = [&](size_t a, size_t b) {
+            double x = in.series[a].v[t], y = in.series[b].v[t];
+            if (x != y) return va.op == VectorOp::kTopk ? x > y : x < y;
+            return in.series[a].labels < in.series[b].labels;
+          };
+          const size_t n = std::min(k, idx.size());
+          std::partial_sort(idx.begin(), idx.begin() + static_cast<ptrdiff_t>(n), idx.end(), better);
+          for (size_t j = 0; j < n; ++j) {
+            result[idx[j]].has[t] = 1;
+            chosen[idx[j]] = 1;
+          }
+        }
+      }
+      for (size_t i = 0; i < result.size(); ++i) {
+        if (chosen[i]) out.series.push_back(std::move(result[i]));
+      }
+      return out;
+    }
+    for (const auto& [g, members] : groups) {
+      StepSeries s;
+      s.labels = g;
+      s.v.assign(steps, 0);
+      s.has.assign(steps, 0);
+      for (size_t t = 0; t < steps; ++t) {
+        double sum = 0, mn = std::numeric_limits<double>::infinity(), mx = -mn;
+        size_t n = 0;
+        for (size_t i : members) {
+          if (!in.series[i].has[t]) continue;
+          const double v = in.series[i].v[t];
+          sum += v;
+          mn = std::min(mn, v);
+          mx = std::max(mx, v);
+          ++n;
+        }
+        if (n == 0) continue;
+        s.has[t] = 1;
+        const double mean = sum / static_cast<double>(n);
+        switch (va.op) {
+          case VectorOp::kSum: s.v[t] = sum; break;
+          case VectorOp::kAvg: s.v[t] = mean; break;
+          case VectorOp::kMin: s.v[t] = mn; break;
+          case VectorOp::kMax: s.v[t] = mx; break;
+          case VectorOp::kCount: s.v[t] = static_cast<double>(n); break;
+          case VectorOp::kStddev:
+          case VectorOp::kStdvar: {
+            double sq = 0;
+            for (size_t i : members) {
+              if (!in.series[i].has[t]) continue;
+              const double d = in.series[i].v[t] - mean;
+              sq += d * d;
+            }
+            const double var = sq / static_cast<double>(n);
+            s.v[t] = va.op == VectorOp::kStddev ? std::sqrt(var) : var;
+            break;
+          }
+          default: break;
+        }
+      }
+      out.series.push_back(std::move(s));
+    }
+    return out;
+  }
+
+  static bool IsComparison(BinaryOp op) {
+    return op == BinaryOp::kEq || op == BinaryOp::kNeq || op == BinaryOp::kGt ||
+           op == BinaryOp::kGte || op == BinaryOp::kLt || op == BinaryOp::kLte;
+  }
+
+  static double Arith(BinaryOp op, double a, double b) {
+    switch (op) {
+      case BinaryOp::kAdd: return a + b;
+      case BinaryOp::kSub: return a - b;
+      case BinaryOp::kMul: return a * b;
+      case BinaryOp::kDiv: return a / b;
+      case BinaryOp::kMod: return std::fmod(a, b);
+      case BinaryOp::kPow: return std::pow(a, b);
+      case BinaryOp::kEq: return a == b;
+      case BinaryOp::kNeq: return a != b;
+      case BinaryOp::kGt: return a > b;
+      case BinaryOp::kGte: return a >= b;
+      case BinaryOp::kLt: return a < b;
+      case BinaryOp::kLte: return a <= b;
+      default: return 0;
+    }
+  }
+
+  Result<StepValue> EvalBinary(const BinaryExpr& be) {
+    LODE_ASSIGN_OR_RETURN(StepValue lhs, Eval(*be.lhs));
+    LODE_ASSIGN_OR_RETURN(StepValue rhs, Eval(*be.rhs));
+    const bool cmp = IsComparison(be.op);
+    const bool set_op = be.op == BinaryOp::kAnd || be.op == BinaryOp::kOr || be.op == BinaryOp::kUnless;
+    if (lhs.is_scalar && rhs.is_scalar) {
+      if (set_op) return Status::InvalidArgument("set operator and/or/unless needs two vectors");
+      if (cmp && !be.return_bool) {
+        return Status::InvalidArgument("comparisons between scalars must use the bool modifier");
+      }
+      StepValue v;
+      v.is_scalar = true;
+      v.scalar = Arith(be.op, lhs.scalar, rhs.scalar);
+      return v;
+    }
+    if (lhs.is_scalar || rhs.is_scalar) {
+      if (set_op) return Status::InvalidArgument("set operator and/or/unless needs two vectors");
+      const bool scalar_left = lhs.is_scalar;
+      StepValue out = scalar_left ? std::move(rhs) : std::move(lhs);
+      const double c = scalar_left ? lhs.scalar : rhs.scalar;
+      for (StepSeries& s : out.series) {
+        for (size_t t = 0; t < s.v.size(); ++t) {
+          if (!s.has[t]) continue;
+          const double a = scalar_left ? c : s.v[t], b = scalar_left ? s.v[t] : c;
+          const double r = Arith(be.op, a, b);
+          if (cmp && !be.return_bool) {
+            if (r == 0) s.has[t] = 0;  // filter: the vector's value stays
+          } else {
+            s.v[t] = r;
+          }
+        }
+      }
+      return out;
+    }
+    // Vector with vector: one-to-one on identical label sets.
+    std::map<Labels, size_t> rindex;
+    for (size_t i = 0; i < rhs.series.size(); ++i) rindex[rhs.series[i].labels] = i;
+    StepValue out;
+    if (be.op == BinaryOp::kOr) {
+      std::map<Labels, size_t> lindex;
+      for (size_t i = 0; i < lhs.series.size(); ++i) lindex[lhs.series[i].labels] = i;
+      out.series = lhs.series;
+      for (StepSeries& r : rhs.series) {
+        auto it = lindex.find(r.labels);
+        if (it != lindex.end()) {
+          StepSeries& l = out.series[it->second];
+          for (size_t t = 0; t < l.v.size(); ++t) {
+            if (!l.has[t] && r.has[t]) {
+              l.has[t] = 1;
+              l.v[t] = r.v[t];
+            }
+          }
+        } else {
+          // Prometheus adds rhs elements only at steps where lhs has nothing.
+          for (size_t t = 0; t < r.v.size(); ++t) {
+            bool lhs_any = false;
+            for (const StepSeries& l : lhs.series) lhs_any = lhs_any || l.has[t];
+            if (lhs_any) r.has[t] = 0;
+          }
+          out.series.push_back(std::move(r));
+        }
+      }
+      return out;
+    }
+    for (StepSeries& l : lhs.series) {
+      auto it = rindex.find(l.labels);
+      const StepSeries* r = it == rindex.end() ? nullptr : &rhs.series[it->second];
+      for (size_t t = 0; t < l.v.size(); ++t) {
+        if (!l.has[t]) continue;
+        const bool rhas = r != nullptr && r->has[t];
+        if (be.op == BinaryOp::kAnd) {
+          if (!rhas) l.has[t] = 0;
+        } else if (be.op == BinaryOp::kUnless) {
+          if (rhas) l.has[t] = 0;
+        } else if (!rhas) {
+          l.has[t] = 0;
+        } else {
+          const double res = Arith(be.op, l.v[t], r->v[t]);
+          if (cmp && !be.return_bool) {
+            if (res == 0) l.has[t] = 0;
+          } else {
+            l.v[t] = res;
+          }
+        }
+      }
+      out.series.push_back(std::move(l));
+    }
+    return out;
+  }
+
+  Evaluation* ev_;
+};
+
+}  // namespace
+
+std::string LabelsToString(const Labels& labels) {
+  std::string out = "{";
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += labels[i].first;
+    out += "=\"";
+    for (char c : labels[i].second) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        default: out.push_back(c);
+      }
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::string_view ResultTypeName(ResultType type) {
+  switch (type) {
+    case ResultType::kStreams: return "streams";
+    case ResultType::kMatrix: return "matrix";
+    case ResultType::kVector: return "vector";
+    case ResultType::kScalar: return "scalar";
+  }
+  return "unknown";
+}
+
+std::string FormatSampleValue(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  if (v == std::trunc(v) && std::fabs(v) < 1e15) return fmt::format("{}", static_cast<int64_t>(v));
+  return fmt::format("{}", v);
+}
+
+Engine::Engine(const LogStore* store, QueryLimits limits, Clock* clock)
+    : store_(store), limits_(limits), clock_(clock) {}
+
+Result<QueryResult> Engine::Run(std::string_view query, const QueryParams& params) const {
+  LODE_ASSIGN_OR_RETURN(LogqlExpr expr, ParseLogql(query));
+  return Run(expr, params);
+}
+
+Result<QueryResult> Engine::Run(const LogqlExpr& expr, const QueryParams& params) const {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (params.end_ns < params.start_ns) {
+    return Status::InvalidArgument("the end of the query range is before its start");
+  }
+  if (params.step_ns < 0) return Status::InvalidArgument("step must be positive");
+  QueryResult result;
+  Evaluation ev(*store_, limits_, params, clock_);
+  if (const auto* q = std::get_if<LogQuery>(&expr)) {
+    result.type = ResultType::kStreams;
+    LODE_ASSIGN_OR_RETURN(result.streams, RunLogQuery(&ev, *q));
+    result.stats.series = result.streams.size();
+  } else {
+    if (params.step_ns > 0 && ev.steps() > limits_.max_points) {
+      return Status::InvalidArgument(fmt::format(
+          "a range query may have at most {} steps; this one has {} (increase the step)",
+          limits_.max_points, ev.steps()));
+    }
+    MetricEvaluator me(&ev);
+    LODE_ASSIGN_OR_RETURN(StepValue v, me.Eval(std::get<MetricExpr>(expr)));
+    if (v.is_scalar) {
+      result.type = params.step_ns > 0 ? ResultType::kMatrix : ResultType::kScalar;
+      if (params.step_ns > 0) {
+        logql::Series s;
+        for (size_t k = 0; k < ev.steps(); ++k) s.points.push_back(Point{ev.StepTime(k), v.scalar});
+        result.matrix.push_back(std::move(s));
+      } else {
+        result.scalar = Point{params.end_ns, v.scalar};
+      }
+    } else if (params.step_ns > 0) {
+      result.type = ResultType::kMatrix;
+      for (StepSeries& s : v.series) {
+        logql::Series out{std::move(s.labels), {}};
+        for (size_t k = 0; k < s.v.size(); ++k) {
+          if (s.has[k]) out.points.push_back(Point{ev.StepTime(k), s.v[k]});
+        }
+        if (!out.points.empty()) result.matrix.push_back(std::move(out));
+      }
+      std::sort(result.matrix.begin(), result.matrix.end(),
+                [](const logql::Series& a, const logql::Series& b) { return a.labels < b.labels; });
+    } else {
+      result.type = ResultType::kVector;
+      for (StepSeries& s : v.series) {
+        if (s.has[0]) result.vector.push_back(Sample{std::move(s.labels), params.end_ns, s.v[0]});
+      }
+      std::sort(result.vector.begin(), result.vector.end(),
+                [](const Sample& a, const Sample& b) { return a.labels < b.labels; });
+    }
+    result.stats.series = result.type == ResultType::kMatrix ? result.matrix.size()
+                                                             : result.vector.size();
+    if (result.stats.series > limits_.max_series) {
+      return Status::ResourceExhausted(fmt::format(
+          "maximum number of series ({}) reached for a single query; the result has {}. "
+          "Aggregate with `sum by (...)` or narrow the selector",
+          limits_.max_series, result.stats.series));
+    }
+  }
+  ev.FillStats(&result.stats);
+  result.stats.lines = ev.lines;
+  result.stats.count_fast_path = ev.count_fast_path;
+  result.stats.took_ms = MillisSince(t0);
+  return result;
+}
+
+Result<std::vector<Labels>> Engine::Series(const std::vector<LogQuery>& selectors,
+                                           const QueryParams& params) const {
+  const LogQuery everything;
+  std::vector<const LogQuery*> all;
+  for (const LogQuery& q : selectors) all.push_back(&q);
+  if (all.empty()) all.push_back(&everything);
+  std::set<Labels> seen;
+  Evaluation ev(*store_, limits_, params, clock_);
+  for (const LogQuery* qp : all) {
+    const LogQuery& q = *qp;
+    LODE_ASSIGN_OR_RETURN(ScanPlan plan, ev.Plan(q, params.start_ns, params.end_ns));
+    if (plan.empty) continue;
+    LogQuery bare;
+    bare.matchers = q.matchers;  // the selector only: /series ignores pipelines
+    LODE_ASSIGN_OR_RETURN(Pipeline pipeline, Pipeline::Compile(bare, plan.residual));
+    plan.spec.columns = ColumnsFor(bare, false);
+    LineLabels labels;
+    std::string buffer;
+    LineOut out;
+    Status err;
+    LODE_RETURN_IF_ERROR(ev.Scan(plan.spec, [&](const Record& r) {
+      if (!pipeline.Run(r, &labels, &buffer, &out)) return true;
+      seen.insert(labels.Sorted());
+      if (seen.size() > limits_.max_inner_series) {
+        err = Status::ResourceExhausted(fmt::format(
+            "more than {} series match; narrow the selector or the time range",
+            limits_.max_inner_series));
+        return false;
+      }
+      return true;
+    }));
+    LODE_RETURN_IF_ERROR(err);
+  }
+  return std::vector<Labels>(seen.begin(), seen.end());
+}
+
+Result<std::vector<std::string>> Engine::LabelValues(std::string_view name,
+                                                     const LogQuery* selector,
+                                                     const QueryParams& params) const {
+  const std::string_view canonical = CanonicalSelectorLabel(name);
+  if (!IsStreamLabel(canonical)) return std::vector<std::string>{};
+  const LogQuery everything;
+  const LogQuery& q = selector != nullptr ? *selector : everything;
+  Evaluation ev(*store_, limits_, params, clock_);
+  LODE_ASSIGN_OR_RETURN(ScanPlan plan, ev.Plan(q, params.start_ns, params.end_ns));
+  if (plan.empty) return std::vector<std::string>{};
+  std::set<std::string> values;
+  if (plan.residual.empty()) {
+    LODE_RETURN_IF_ERROR(ev.Finish(store_->LabelValues(plan.spec, canonical, &values)));
+  } else {
+    std::vector<LogQuery> one;
+    one.emplace_back();
+    one.back().matchers = q.matchers;
+    LODE_ASSIGN_OR_RETURN(std::vector<Labels> series, Series(one, params));
+    for (const Labels& l : series) {
+      for (const auto& [k, v] : l) {
+        if (k == canonical) values.insert(v);
+      }
+    }
+  }
+  return std::vector<std::string>(values.begin(), values.end());
+}
+
+Result<std::vector<std::string>> Engine::LabelNames(const LogQuery* selector,
+                                                    const QueryParams& params) const {
+  std::vector<std::string> names;
+  for (std::string_view name : kStreamLabelNames) {
+    LODE_ASSIGN_OR_RETURN(std::vector<std::string> values, LabelValues(name, selector, params));
+    if (!values.empty()) names.emplace_back(name);
+  }
+  return names;
+}
+
+Result<Engine::IndexStats> Engine::Stats(const LogQuery& selector, const QueryParams& params) const {
+  Evaluation ev(*store_, limits_, params, clock_);
+  LODE_ASSIGN_OR_RETURN(ScanPlan plan, ev.Plan(selector, params.start_ns, params.end_ns));
+  IndexStats out;
+  if (plan.empty) return out;
+  LogQuery bare;
+  bare.matchers = selector.matchers;
+  LODE_ASSIGN_OR_RETURN(Pipeline pipeline, Pipeline::Compile(bare, plan.residual));
+  plan.spec.columns = ColumnsFor(bare, true);
+  std::set<std::string> streams;
+  LineLabels labels;
+  std::string buffer, key;
+  std::vector<size_t> order;
+  LineOut line;
+  LODE_RETURN_IF_ERROR(ev.Scan(plan.spec, [&](const Record& r) {
+    if (!pipeline.Run(r, &labels, &buffer, &line)) return true;
+    ++out.entries;
+    out.bytes += line.line.size();
+    labels.Key(&key, &order);
+    if (streams.size() < limits_.max_inner_series) streams.insert(key);
+    return true;
+  }));
+  out.streams = streams.size();
+  out.chunks = ev.scan_stats()->blocks.load() + (ev.scan_stats()->head_rows.load() > 0 ? 1 : 0);
+  return out;
+}
+
+}  // namespace lode::logql

@@ -1,0 +1,194 @@
+// LogQL pipeline-stage primitives: the parsers (`| json`, `| logfmt`,
+// `| regexp`, `| pattern`), the pattern line filters (`|>`, `!>`), the value
+// conversions of `unwrap` and label filters, and the text/template subset of
+// `line_format` / `label_format`.
+//
+// Each type is built once per query by a static Make() that validates its
+// argument (InvalidArgument with a message naming the problem), then used for
+// every line. The objects are immutable after Make(): copies are cheap (shared
+// or small state) and every const method may be called from several threads
+// at once. `line` arguments are only read during the call; nothing keeps a
+// view of them.
+//
+// Semantics follow Grafana Loki 2.9/3.x. Where this file knowingly differs
+// from Loki, the declaration says so.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "query/logql_ast.h"
+
+namespace re2 {
+class RE2;
+}  // namespace re2
+
+namespace lode::logql {
+
+// Appended (name, value) pairs. Names are already sanitized label names.
+using ExtractedLabels = std::vector<std::pair<std::string, std::string>>;
+
+// Replaces every character not in [A-Za-z0-9_] by '_', and prefixes '_' if the
+// first char is a digit (Loki's label name sanitizing). "" stays "".
+// As in Loki, leading and trailing ASCII whitespace is dropped first, and a
+// character is a UTF-8 code point: "é" gives one '_' (an invalid byte, one '_').
+std::string SanitizeLabelName(std::string_view name);
+
+// | json  and  | json a="x.y", b="z[0]", c
+class JsonExtractor {
+ public:
+  // params empty: extract every field. Otherwise each param's expression is a
+  // JSON path: `a.b.c`, `a[0]`, `a["key with space"]`, `["x"].y`; an empty
+  // expression means the label name itself is the path. InvalidArgument naming
+  // the bad expression and the position of the problem when it does not parse.
+  // Field names are [A-Za-z_][A-Za-z0-9_]* as in Loki; other keys need
+  // `["..."]`, whose string may escape `"` and `\` with a backslash.
+  static Result<JsonExtractor> Make(const std::vector<ExtractParam>& params);
+  // Returns false (and appends nothing) when `line` is not a JSON object.
+  // Without params: every leaf becomes a label; nested object keys joined with
+  // '_' (e.g. {"a":{"b":1}} -> a_b="1"), names sanitized; arrays are skipped;
+  // strings unquoted (JSON escapes decoded), numbers as their JSON text,
+  // true/false as "true"/"false", null as "". With params: one label per
+  // param whose path exists; a scalar gives its value as above, an object or
+  // array gives its raw JSON text (minified is fine); a missing path gives no label.
+  // A name appearing twice keeps the later value (in place of the earlier
+  // pair); a path matching a duplicated key takes the first occurrence.
+  bool Extract(std::string_view line, ExtractedLabels* out) const;
+
+ private:
+  // One step of a JSON path: an object key or an array index.
+  struct PathStep {
+    bool is_index = false;
+    std::string key;
+    size_t index = 0;
+  };
+  struct Path {
+    std::string label;
+    std::vector<PathStep> steps;
+  };
+  std::vector<Path> paths_;  // empty: extract everything
+};
+
+// | logfmt  and  | logfmt a="key", b
+class LogfmtExtractor {
+ public:
+  static Result<LogfmtExtractor> Make(const std::vector<ExtractParam>& params);
+  // key=value pairs separated by spaces; values may be double-quoted with
+  // backslash escapes (\" \\ \n \t); `key` alone or `key=` gives "". Keys are
+  // sanitized. Later duplicates win (replace the earlier value in out). With
+  // params: only those keys (param.expression is the logfmt key; empty means
+  // same as label). Returns false on malformed input (e.g. unterminated quote,
+  // `=value` with no key), having appended nothing.
+  // Any byte <= ' ' separates pairs. Quoted values also accept \/ \b \f \r
+  // and \uXXXX; another escape is malformed, as is a '"' or '=' inside an
+  // unquoted key or value (go-logfmt's rules, which Loki uses).
+  bool Extract(std::string_view line, ExtractedLabels* out) const;
+
+ private:
+  struct Wanted {
+    std::string label;
+    std::string key;
+  };
+  std::vector<Wanted> wanted_;  // empty: extract every key
+};
+
+// | regexp "(?P<method>\\w+) (?P<path>\\S+)"   (RE2 syntax, also (?<name>...))
+class RegexpExtractor {
+ public:
+  // InvalidArgument when the regex does not compile (RE2's message) or has no
+  // named capture group.
+  static Result<RegexpExtractor> Make(std::string_view regex);
+  // Unanchored search; on a match appends every named group that participated
+  // (name sanitized). Returns whether it matched.
+  bool Extract(std::string_view line, ExtractedLabels* out) const;
+
+ private:
+  std::shared_ptr<const re2::RE2> re_;
+  std::vector<std::pair<int, std::string>> groups_;  // (group index, sanitized name)
+  int num_groups_ = 0;
+};
+
+// Loki's pattern syntax: literal text and captures `<name>`; `<_>` captures
+// without naming. Used by `| pattern "..."` (extract) and the line filters
+// `|> "..."` / `!> "..."` (match).
+class PatternMatcher {
+ public:
+  // InvalidArgument when two captures are adjacent (`<a><b>`), a capture name
+  // is not a valid identifier, or (when require_named) there is no named
+  // capture. The pattern's text must not be empty.
+  // A `<` only opens a capture when a `>` follows before any space or `<`;
+  // otherwise it is literal text (`a < b`). A name used twice is an error.
+  static Result<PatternMatcher> Make(std::string_view pattern, bool require_named);
+  // Matching as Loki does: the line is consumed left to right; a leading
+  // literal must be at the start of the line; each capture extends to the
+  // FIRST occurrence of the literal that follows it (or to the end of the
+  // line if the capture is last); a trailing literal must occur (the rest
+  // after it is ignored). Returns false when some literal is not found.
+  bool Match(std::string_view line) const;
+  // Match() plus appending named captures.
+  bool Extract(std::string_view line, ExtractedLabels* out) const;
+
+ private:
+  struct Part {
+    bool capture = false;
+    std::string text;  // the literal, or the capture name ("_" = unnamed)
+  };
+  // Matches `line`; when `out` is set, appends named captures to it.
+  bool Run(std::string_view line, ExtractedLabels* out) const;
+  std::vector<Part> parts_;
+};
+
+// Byte sizes as Loki accepts them: "10", "10B", "1.5KB", "2KiB", "3MB", "1GiB",
+// "4TB"; SI units are powers of 1000, IEC (KiB..) of 1024; case-insensitive
+// unit; optional space. InvalidArgument naming the text otherwise.
+// As go-humanize (Loki's parser): "k", "Ki", "M"... without the "B" are
+// accepted too, ',' digit separators are ignored, and the result is truncated
+// to a whole number of bytes ("1.5B" is 1).
+Result<double> ParseBytes(std::string_view text);
+
+// Go-style durations for `unwrap duration(x)`: "1h2m3.5s", "250ms", "1.5s",
+// "300us", "-2s", "0"; units ns us µs ms s m h. Returns seconds.
+// InvalidArgument naming the text otherwise.
+Result<double> ParseGoDurationSeconds(std::string_view text);
+
+// A number label value: decimal/float/scientific, optional sign, "+Inf",
+// "-Inf", "NaN" (case-insensitive). Surrounding spaces NOT allowed.
+// Also "Inf"/"Infinity" with or without a sign, as Go's ParseFloat.
+Result<double> ParseSampleValue(std::string_view text);
+
+// What a template may read.
+struct TemplateInput {
+  // The value of a label, or nullptr when absent (absent renders as "").
+  std::function<const std::string*(std::string_view name)> label;
+  std::string_view line;   // for {{ __line__ }}
+  int64_t timestamp_ns = 0;  // for {{ __timestamp__ }}
+};
+
+// The Go text/template subset Loki's line_format / label_format users write.
+// Values are strings, integers, floats, booleans and (from __timestamp__)
+// times; a time renders as RFC 3339 in UTC with trailing zeros of the
+// fraction trimmed, a float without ".0" when it is integral.
+class Template {
+ public:
+  // InvalidArgument naming the position (byte offset) and problem for
+  // unbalanced {{ }}, unknown functions, bad if/else/end nesting, etc.
+  static Result<Template> Make(std::string_view text);
+  // Renders. InvalidArgument on runtime errors (e.g. a function given a
+  // non-number where it needs one).
+  Result<std::string> Render(const TemplateInput& in) const;
+  // Label names the template reads (`.name` references), for planning.
+  const std::vector<std::string>& referenced_labels() const;
+
+ private:
+  struct Program;  // the parsed template; defined in the .cc
+  explicit Template(std::shared_ptr<const Program> program) : program_(std::move(program)) {}
+  std::shared_ptr<const Program> program_;  // immutable, shared by copies
+};
+
+}  // namespace lode::logql
