@@ -16,7 +16,7 @@ PACKAGES=(
   libcli11-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # end-to-end tests and benchmarks
-  python3 curl zstd ripgrep procps
+  python3 python3-websocket curl zstd ripgrep procps
 )
 NAME=setup
 if [ "${1:-}" = "--bench" ]; then

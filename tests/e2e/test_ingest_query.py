@@ -267,16 +267,28 @@ def test_metrics_and_probes(s):
 
 
 def test_cli_query(s):
+    since = ["--from", "2024-11-01T00:00:00Z"]  # the example record is from November 2024
     out = subprocess.run([s.lode, "query", "--url", s.url, "--service", "code-scanner-service",
-                          "--output", "json"], capture_output=True, check=True).stdout
-    check_eq(json.loads(out)["records"][0]["message"], "test 1", "lode query --output json")
-    out = subprocess.run([s.lode, "query", "--url", s.url, "test 1"], capture_output=True,
+                          "--output", "json", *since], capture_output=True, check=True).stdout
+    result = json.loads(out)["data"]["result"]
+    check_eq(result[0]["values"][0][1], "test 1", "lode query --output json (Loki shape)")
+    out = subprocess.run([s.lode, "query", "--url", s.url, "test 1", *since], capture_output=True,
                          check=True).stdout.decode()
     check("code-scanner-service" in out and "INFO" in out, f"table output: {out!r}")
+    out = subprocess.run([s.lode, "query", "--url", s.url, *since,
+                          '{service="code-scanner-service"} |= "test"'],
+                         capture_output=True, check=True).stdout.decode()
+    check("test 1" in out, f"LogQL query: {out!r}")
+    out = subprocess.run([s.lode, "query", "--url", s.url, *since, "--instant",
+                          'sum by (service) (count_over_time({service="code-scanner-service"}[1000d]))'],
+                         capture_output=True, check=True).stdout.decode()
+    check(re.search(r'\{service="code-scanner-service"\}\s+1\b', out), f"metric query: {out!r}")
     bad = subprocess.run([s.lode, "query", "--url", s.url, "--level", "loud"],
                          capture_output=True)
     check(bad.returncode != 0, "non-zero exit on a bad query")
     check(b"level" in bad.stderr, "error names the parameter")
+    bad = subprocess.run([s.lode, "query", "--url", s.url, "sum(rate({}[5m])"], capture_output=True)
+    check(bad.returncode != 0 and b"col" in bad.stderr, f"syntax error with position: {bad.stderr!r}")
 
 
 def main():
