@@ -241,6 +241,24 @@ def lode_buckets(ans):
     return out
 
 
+def loki_lines(ans):
+    return sum(len(s["values"]) for s in ans["data"]["result"])
+
+
+def loki_groups(label):
+    return lambda ans: {s["metric"].get(label, ""): int(float(s["value"][1]))
+                        for s in ans["data"]["result"]}
+
+
+def loki_total(ans):
+    """Sum of every value of a vector or matrix answer."""
+    total_ = 0
+    for s in ans["data"]["result"]:
+        for v in (s["values"] if "values" in s else [s["value"]]):
+            total_ += int(float(v[1]))
+    return total_
+
+
 def ch_count(rows):
     return int(rows[0][0])
 
@@ -280,6 +298,12 @@ def cmd_queries(a):
     if substring is None:
         die(f"none of the substrings {SUBSTRINGS} occurs in the data")
     needle = "zebracorn"
+    # LogQL instant queries: the window (t - range, t] at t = the last nanosecond of the
+    # day (or hour) covers exactly [start, end) like the SQL ranges.
+    day_end_ns = str((DATA_START + 86400) * 10**9 - 1)
+    hour_end_ns = str((hour + 3600) * 10**9 - 1)
+    query = lambda q, t=day_end_ns: ("/loki/api/v1/query", {"query": q, "time": t})  # noqa: E731
+    day_start_ns, day_end_excl_ns = str(DATA_START * 10**9), str((DATA_START + 86400) * 10**9)
     day_range = ("ts >= toDateTime('2024-11-14 00:00:00') AND ts < toDateTime('2024-11-15 00:00:00')")
 
     # Each question: id, text, target ms, {system: (query, result->comparable)}.
@@ -320,6 +344,74 @@ def cmd_queries(a):
             "rg": (["-e", REGEX], None),
         }),
     ]
+    # The same questions in LogQL over the Loki API, plus three that need a pipeline.
+    lq = lambda s: s.replace("\\", "\\\\")  # noqa: E731  (a LogQL string literal)
+    questions += [
+        ("La", f"LogQL `{{}} |= \"{needle}\"` (lines, limit 1000)", 5, {
+            "Lode": (("/loki/api/v1/query_range", {"query": f'{{}} |= "{needle}"', "limit": 1000,
+                                                   "start": day_start_ns, "end": day_end_excl_ns}),
+                     loki_lines),
+            "ClickHouse": (f"SELECT count() FROM logs WHERE position(message, {sql_str(needle)}) > 0",
+                           ch_count),
+        }),
+        ("Lb", "LogQL `sum by (level) (count_over_time({}[1d]))`", 10, {
+            "Lode": (query("sum by (level) (count_over_time({}[1d]))"), loki_groups("level")),
+            "ClickHouse": ("SELECT level, count() FROM logs GROUP BY level", ch_groups),
+        }),
+        ("Lc", f"LogQL `sum by (service) (count_over_time({{level=\"error\"}}[1h]))`, {hour_text}",
+         None, {
+            "Lode": (query('sum by (service) (count_over_time({level="error"}[1h]))', hour_end_ns),
+                     loki_groups("service")),
+            "ClickHouse": (f"SELECT service, count() FROM logs WHERE level = 'error' AND {ch_range} "
+                           "GROUP BY service", ch_groups),
+        }),
+        ("Ld", "LogQL `sum(count_over_time({service=\"checkout\"}[1m]))`, step 1m over the day "
+         "(total compared: windows are (t-1m, t], SQL minutes [m, m+1m))", 10, {
+            "Lode": (("/loki/api/v1/query_range", {
+                "query": 'sum(count_over_time({service="checkout"}[1m]))', "step": "60",
+                "start": str(DATA_START * 10**9 + 60 * 10**9 - 1), "end": day_end_ns}), loki_total),
+            "ClickHouse": ("SELECT toUInt32(toStartOfMinute(ts)) AS m, count() FROM logs "
+                           f"WHERE service = 'checkout' AND {day_range} GROUP BY m ORDER BY m",
+                           lambda rows: sum(int(r[1]) for r in rows)),
+        }),
+        ("Le", f"LogQL `sum(count_over_time({{}} |= \"{substring}\" [1d]))`", 250, {
+            "Lode": (query(f'sum(count_over_time({{}} |= "{substring}" [1d]))'), loki_total),
+            "ClickHouse": (f"SELECT count() FROM logs WHERE position(message, {sql_str(substring)}) > 0",
+                           ch_count),
+        }),
+        ("Lf", f"LogQL `sum(count_over_time({{}} |~ \"{REGEX}\" [1d]))`", 250, {
+            "Lode": (query(f'sum(count_over_time({{}} |~ "{lq(REGEX)}" [1d]))'), loki_total),
+            "ClickHouse": (f"SELECT count() FROM logs WHERE match(message, {sql_str(REGEX)})", ch_count),
+        }),
+        ("Lg", "LogQL `topk(3, sum by (service) (count_over_time({level=\"error\"} "
+         "|~ \"timeout|refused\" [1d])))`", None, {
+            "Lode": (query('topk(3, sum by (service) (count_over_time({level="error"} '
+                           '|~ "timeout|refused" [1d])))'), loki_groups("service")),
+            "ClickHouse": ("SELECT service, count() AS c FROM logs WHERE level = 'error' AND "
+                           "match(message, 'timeout|refused') GROUP BY service ORDER BY c DESC LIMIT 3",
+                           ch_groups),
+        }),
+        ("Lh", "LogQL `sum by (service) (count_over_time({} | logfmt | __error__=\"\" "
+         "| latency_ms > 5000 [1d]))`", None, {
+            "Lode": (query('sum by (service) (count_over_time({} | logfmt | __error__="" '
+                           '| latency_ms > 5000 [1d]))'),
+                     loki_groups("service")),
+            "ClickHouse": ("SELECT service, count() FROM logs WHERE "
+                           "toUInt64OrZero(extract(message, ' latency_ms=(\\d+)')) > 5000 "
+                           "GROUP BY service", ch_groups),
+        }),
+        ("Li", "LogQL `sum by (service) (count_over_time({service=~\"checkout|payments\"} "
+         "|= \"status=5\" | logfmt | __error__=\"\" | status >= 500 [1h]))`, " + hour_text, None, {
+            "Lode": (query('sum by (service) (count_over_time({service=~"checkout|payments"} '
+                           '|= "status=5" | logfmt | __error__="" | status >= 500 [1h]))',
+                           hour_end_ns),
+                     loki_groups("service")),
+            "ClickHouse": ("SELECT service, count() FROM logs WHERE service IN ('checkout', 'payments') "
+                           f"AND {ch_range} AND position(message, 'status=5') > 0 AND "
+                           "toUInt32OrZero(extract(message, ' status=(\\d+)')) >= 500 "
+                           "GROUP BY service", ch_groups),
+        }),
+    ]
     runners = {"Lode": lode, "ClickHouse": ch, "ClickHouse LIKE": ch, "rg": rg}
 
     results = []
@@ -341,7 +433,7 @@ def cmd_queries(a):
                 continue
             agree = False
             extra = ""
-            if name == "Lode" and isinstance(v, int):
+            if name == "Lode" and isinstance(v, int) and systems["Lode"][0][0] == "/api/v1/logs":
                 path, params = systems["Lode"][0]
                 agg, _ = lode.run(("/api/v1/aggregate",
                                    {k: p for k, p in params.items() if k != "limit"}))
@@ -390,7 +482,8 @@ def mb(n):
     return f"{n / 1e6:,.1f} MB"
 
 
-GROUP_WORDS = {"b": "levels", "c": "services", "d": "minutes"}
+GROUP_WORDS = {"b": "levels", "c": "services", "d": "minutes", "Lb": "levels", "Lc": "services",
+               "Lg": "services", "Lh": "services", "Li": "services"}
 
 
 def cmd_report(a):

@@ -137,10 +137,25 @@ t=$(now)
 z=$(zstd -q -3 -c "$WORK/raw.ndjson" | wc -c)
 fact zstd3_s "$(since "$t")"
 fact zstd3_bytes "$z"
-t=$(now)
-z=$(zstd -q -19 --long=27 -T2 -c "$WORK/raw.ndjson" | wc -c)
-fact zstd19_s "$(since "$t")"
-fact zstd19_bytes "$z"
+# zstd -19 of the same bytes always gives the same size: cache it by the input's digest
+# (the time is cached with it, and reported as measured then).
+CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/lode-bench"
+mkdir -p "$CACHE_DIR"
+DIGEST=$(sha256sum "$WORK/raw.ndjson" | cut -c1-32)
+CACHED="$CACHE_DIR/zstd19-$DIGEST"
+if [ -s "$CACHED" ]; then
+  read -r z19_s z < "$CACHED"
+  say "zstd -19: cached result for this input ($CACHED)"
+  fact zstd19_s "$z19_s"
+  fact zstd19_bytes "$z"
+else
+  t=$(now)
+  z=$(zstd -q -19 --long=27 -T2 -c "$WORK/raw.ndjson" | wc -c)
+  z19_s=$(since "$t")
+  fact zstd19_s "$z19_s"
+  fact zstd19_bytes "$z"
+  echo "$z19_s $z" > "$CACHED"
+fi
 say "zstd -3 and -19 done"
 
 # --- 2. Lode ingest --------------------------------------------------------------------------
