@@ -45,3 +45,24 @@ echo "| (c) errors by service, 12:00-13:00 | $(median '/api/v1/aggregate?by=serv
 echo "| (d) per-minute histogram of checkout | $(median '/api/v1/aggregate?service=checkout&step=1m&start=2024-11-14T00:00:00Z&end=2024-11-15T00:00:00Z') |"
 echo "| (e) substring 'onnection res' | $(median '/api/v1/logs?contains=onnection%20res&limit=1000') |"
 echo "| (f) regex status=5\\d\\d latency_ms=\\d{4} | $(median '/api/v1/logs?regex=status%3D5%5Cd%5Cd%20latency_ms%3D%5Cd%7B4%7D&limit=1000') |"
+
+# The same questions and three pipelines in LogQL (Loki API). Instant queries
+# at the day's last nanosecond cover exactly the day.
+DAY_END=1731628799999999999
+HOUR_END=$(( $(date -d 2024-11-14T13:00:00Z +%s) * 1000000000 - 1 ))
+logql() {  # median ms of a LogQL query: logql PATH QUERY [extra curl args]
+  local path=$1 q=$2; shift 2
+  for _ in $(seq 1 "$RUNS"); do
+    curl -fsS -o /dev/null -w '%{time_total}\n' -G "$URL$path" --data-urlencode "query=$q" "$@"
+  done | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)] * 1000}'
+}
+inst() { logql /loki/api/v1/query "$1" --data-urlencode "time=${2:-$DAY_END}"; }
+echo "| (La) \`{} |= \"zebracorn\"\` | $(logql /loki/api/v1/query_range '{} |= "zebracorn"' --data-urlencode start=1731542400000000000 --data-urlencode end=1731628800000000000 --data-urlencode limit=1000) |"
+echo "| (Lb) \`sum by (level) (count_over_time({}[1d]))\` | $(inst 'sum by (level) (count_over_time({}[1d]))') |"
+echo "| (Lc) \`sum by (service) (count_over_time({level=\"error\"}[1h]))\` 12:00-13:00 | $(inst 'sum by (service) (count_over_time({level="error"}[1h]))' "$HOUR_END") |"
+echo "| (Ld) \`sum(count_over_time({service=\"checkout\"}[1m]))\` step 1m, the day | $(logql /loki/api/v1/query_range 'sum(count_over_time({service="checkout"}[1m]))' --data-urlencode step=60 --data-urlencode start=1731542459999999999 --data-urlencode end=$DAY_END) |"
+echo "| (Le) \`sum(count_over_time({} |= \"onnection res\" [1d]))\` | $(inst 'sum(count_over_time({} |= "onnection res" [1d]))') |"
+echo "| (Lf) \`sum(count_over_time({} |~ \"status=5\\\\d\\\\d latency_ms=\\\\d{4}\" [1d]))\` | $(inst 'sum(count_over_time({} |~ "status=5\\d\\d latency_ms=\\d{4}" [1d]))') |"
+echo "| (Lg) \`topk(3, sum by (service) (count_over_time({level=\"error\"} |~ \"timeout|refused\" [1d])))\` | $(inst 'topk(3, sum by (service) (count_over_time({level="error"} |~ "timeout|refused" [1d])))') |"
+echo "| (Lh) \`sum by (service) (count_over_time({} | logfmt | __error__=\"\" | latency_ms > 5000 [1d]))\` | $(inst 'sum by (service) (count_over_time({} | logfmt | __error__="" | latency_ms > 5000 [1d]))') |"
+echo "| (Li) \`{service=\"checkout\"} | logfmt | status >= 500\` (lines, limit 100) | $(logql /loki/api/v1/query_range '{service="checkout"} | logfmt | status >= 500' --data-urlencode start=1731542400000000000 --data-urlencode end=1731628800000000000) |"

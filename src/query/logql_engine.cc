@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -363,7 +364,11 @@ struct LineOut {
 
 class Pipeline {
  public:
-  static Result<Pipeline> Compile(const LogQuery& q, const std::vector<LabelMatcher>& residual) {
+  // `needed`, when set, names every label the rest of the query reads: a
+  // `| logfmt` without parameters then extracts only those (Loki's parser
+  // hints), which saves building labels nobody looks at.
+  static Result<Pipeline> Compile(const LogQuery& q, const std::vector<LabelMatcher>& residual,
+                                  const std::set<std::string>* needed = nullptr) {
     Pipeline p;
     if (!residual.empty()) {
       // Selector terms on labels the store does not index: checked per line.
@@ -407,7 +412,19 @@ class Pipeline {
         p.parses_ = true;
       } else if (const auto* lg = std::get_if<LogfmtStage>(&stage)) {
         st.kind = CStage::kLogfmt;
-        LODE_ASSIGN_OR_RETURN(LogfmtExtractor ex, LogfmtExtractor::Make(lg->params));
+        std::vector<ExtractParam> params = lg->params;
+        if (params.empty() && needed != nullptr) {
+          for (const std::string& name : *needed) params.push_back(ExtractParam{name, ""});
+          // An extracted label colliding with a stream label gets `_extracted`:
+          // ask for the key under its own name.
+          for (const std::string& name : *needed) {
+            if (name.ends_with("_extracted")) {
+              params.push_back(ExtractParam{name.substr(0, name.size() - 10), ""});
+            }
+          }
+          if (params.empty()) params.push_back(ExtractParam{"__none__", ""});
+        }
+        LODE_ASSIGN_OR_RETURN(LogfmtExtractor ex, LogfmtExtractor::Make(params));
         st.logfmt.emplace(std::move(ex));
         p.parses_ = true;
       } else if (const auto* rx = std::get_if<RegexpStage>(&stage)) {
@@ -766,6 +783,8 @@ class Evaluation {
     plan.spec.end_ns = end_ns;
     plan.spec.include_archive = params_.include_archive;
     plan.spec.cancel = params_.cancel;
+    plan.spec.clock = clock_;
+    plan.spec.deadline_ns = deadline_ns_;
     plan.spec.stats = &scan_stats_;
     LODE_RETURN_IF_ERROR(PlanSelector(store_, q, &plan));
     PlanLineFilters(q, &plan.spec);
@@ -777,7 +796,7 @@ class Evaluation {
   Status Scan(const ScanSpec& spec, const std::function<bool(const Record&)>& visit) {
     uint64_t n = 0;
     Status st = store_.Scan(spec, [&](const Record& r) {
-      if ((++n & 4095) == 0 && clock_->NowNanos() > deadline_ns_) {
+      if ((++n & 1023) == 0 && clock_->NowNanos() > deadline_ns_) {
         timed_out_ = true;
         return false;
       }
@@ -812,8 +831,37 @@ class Evaluation {
   const QueryLimits& limits() const { return limits_; }
   const QueryParams& params() const { return params_; }
   ScanStats* scan_stats() { return &scan_stats_; }
-  uint64_t lines = 0;
+  std::atomic<uint64_t> lines{0};
   bool count_fast_path = false;
+
+  // How many parallel scans a query of this store gets: one per worker
+  // when the store is large enough for it to pay.
+  size_t Shards() const {
+    if (limits_.parallelism <= 1) return 1;
+    return store_.Stats().records >= limits_.parallel_min_records ? limits_.parallelism : 1;
+  }
+
+  // Runs body(spec of shard i, i) for shards i = 0..n-1 on n threads (this one
+  // included); returns the first error.
+  Status RunShards(const ScanSpec& spec, size_t n,
+                   const std::function<Status(const ScanSpec&, size_t)>& body) {
+    if (n <= 1) return body(spec, 0);
+    std::vector<ScanSpec> specs(n, spec);
+    std::vector<std::future<Status>> others;
+    for (size_t i = 0; i < n; ++i) {
+      specs[i].shard = static_cast<uint32_t>(i);
+      specs[i].shards = static_cast<uint32_t>(n);
+    }
+    for (size_t i = 1; i < n; ++i) {
+      others.push_back(std::async(std::launch::async, [&, i] { return body(specs[i], i); }));
+    }
+    Status first = body(specs[0], 0);
+    for (auto& f : others) {
+      Status st = f.get();
+      if (first.ok()) first = st;
+    }
+    return first;
+  }
 
  private:
   const LogStore& store_;
@@ -822,7 +870,7 @@ class Evaluation {
   Clock* clock_;
   int64_t deadline_ns_ = 0;
   size_t steps_ = 1;
-  bool timed_out_ = false;
+  std::atomic<bool> timed_out_{false};
   Status error_;
   ScanStats scan_stats_;
 };
@@ -834,49 +882,59 @@ Result<std::vector<Stream>> RunLogQuery(Evaluation* ev, const LogQuery& q) {
   const QueryParams& params = ev->params();
   LODE_ASSIGN_OR_RETURN(ScanPlan plan, ev->Plan(q, params.start_ns, params.end_ns));
   if (plan.empty || params.limit == 0) return std::vector<Stream>{};
-  LODE_ASSIGN_OR_RETURN(Pipeline pipeline, Pipeline::Compile(q, plan.residual));
   plan.spec.columns = ColumnsFor(q, true);
 
-  // Keep the best `limit` lines in a heap whose top is the worst kept one.
+  // Each shard keeps its best `limit` lines in a heap whose top is the worst
+  // kept one; the shards' lines then merge by time.
   struct Kept {
     int64_t ts;
-    uint64_t seq;
+    uint64_t seq;  // shard-major arrival order: ties break the same way every time
     std::string line;
     Labels labels;
   };
   const bool backward = params.direction == Direction::kBackward;
-  auto worse_on_top = [backward](const Kept& a, const Kept& b) {
+  auto better = [backward](const Kept& a, const Kept& b) {
     return backward ? std::tie(a.ts, a.seq) > std::tie(b.ts, b.seq)
                     : std::tie(a.ts, a.seq) < std::tie(b.ts, b.seq);
   };
-  std::vector<Kept> heap;
-  LineLabels labels;
-  std::string buffer;
-  LineOut out;
-  uint64_t seq = 0;
-  LODE_RETURN_IF_ERROR(ev->Scan(plan.spec, [&](const Record& r) {
-    if (!pipeline.Run(r, &labels, &buffer, &out)) return true;
-    ++ev->lines;
-    const uint64_t s = seq++;
-    if (heap.size() == params.limit) {
-      const Kept& worst = heap.front();
-      bool better = backward ? std::tie(r.timestamp_ns, s) > std::tie(worst.ts, worst.seq)
-                             : std::tie(r.timestamp_ns, s) < std::tie(worst.ts, worst.seq);
-      if (!better) return true;
-      std::pop_heap(heap.begin(), heap.end(), worse_on_top);
-      heap.pop_back();
-    }
-    heap.push_back(Kept{r.timestamp_ns, s, std::string(out.line), labels.Sorted()});
-    std::push_heap(heap.begin(), heap.end(), worse_on_top);
-    return true;
-  }));
-  std::sort(heap.begin(), heap.end(), [backward](const Kept& a, const Kept& b) {
-    return backward ? std::tie(a.ts, a.seq) > std::tie(b.ts, b.seq)
-                    : std::tie(a.ts, a.seq) < std::tie(b.ts, b.seq);
+  const size_t shards = ev->Shards();
+  std::vector<std::vector<Kept>> heaps(shards);
+  Status scanned = ev->RunShards(plan.spec, shards, [&](const ScanSpec& spec, size_t shard) {
+    Result<Pipeline> compiled = Pipeline::Compile(q, plan.residual);
+    if (!compiled.ok()) return compiled.status();
+    const Pipeline& pipeline = *compiled;
+    std::vector<Kept>& heap = heaps[shard];
+    LineLabels labels;
+    std::string buffer;
+    LineOut out;
+    uint64_t seq = static_cast<uint64_t>(shard) << 48;
+    return ev->Scan(spec, [&](const Record& r) {
+      if (!pipeline.Run(r, &labels, &buffer, &out)) return true;
+      ev->lines.fetch_add(1, std::memory_order_relaxed);
+      const uint64_t s = seq++;
+      if (heap.size() == params.limit) {
+        const Kept& worst = heap.front();
+        const bool wins = backward ? std::tie(r.timestamp_ns, s) > std::tie(worst.ts, worst.seq)
+                                   : std::tie(r.timestamp_ns, s) < std::tie(worst.ts, worst.seq);
+        if (!wins) return true;
+        std::pop_heap(heap.begin(), heap.end(), better);
+        heap.pop_back();
+      }
+      heap.push_back(Kept{r.timestamp_ns, s, std::string(out.line), labels.Sorted()});
+      std::push_heap(heap.begin(), heap.end(), better);
+      return true;
+    });
   });
+  LODE_RETURN_IF_ERROR(scanned);
+  std::vector<Kept> kept;
+  for (auto& h : heaps) {
+    for (auto& k : h) kept.push_back(std::move(k));
+  }
+  std::sort(kept.begin(), kept.end(), better);
+  if (kept.size() > params.limit) kept.resize(params.limit);
   std::map<Labels, size_t> index;
   std::vector<Stream> streams;
-  for (Kept& k : heap) {
+  for (Kept& k : kept) {
     auto [it, inserted] = index.emplace(k.labels, streams.size());
     if (inserted) streams.push_back(Stream{std::move(k.labels), {}});
     streams[it->second].entries.push_back(Entry{k.ts, std::move(k.line)});
@@ -966,14 +1024,14 @@ class RangeEvaluator {
     return ev_->StepTime(ev_->steps() - 1) - ra_.offset_ns + 1;
   }
 
-  Status AddSample(const Labels& labels, const std::string& key, int64_t ts, double v) {
+  // Adds sample (ts, v) to the series `key`; make_labels() gives the label
+  // set of a series seen for the first time.
+  template <typename MakeLabels>
+  Status AddSample(const std::string& key, int64_t ts, double v, const MakeLabels& make_labels) {
     auto it = accs_.find(key);
     if (it == accs_.end()) {
-      if (accs_.size() >= ev_->limits().max_inner_series) {
-        return Status::ResourceExhausted(fmt::format(
-            "the query touches more than {} series; add a `sum by (...)` or a narrower selector",
-            ev_->limits().max_inner_series));
-      }
+      if (accs_.size() >= ev_->limits().max_inner_series) return TooManySeries();
+      Labels labels = make_labels();
       for (const auto& [k, val] : labels) {
         if (k == "__error__") {
           return Status::InvalidArgument(fmt::format(
@@ -982,7 +1040,7 @@ class RangeEvaluator {
               val, LabelsToString(labels), val));
         }
       }
-      it = accs_.emplace(key, RangeAcc{labels, {}, {}, {}}).first;
+      it = accs_.emplace(key, RangeAcc{std::move(labels), {}, {}, {}}).first;
       if (bucketed_) it->second.buckets.assign(nbuckets_, 0);
       if (bucketed_ && track_presence_) it->second.present.assign(nbuckets_, 0);
     }
@@ -1004,7 +1062,28 @@ class RangeEvaluator {
   // Adds `n` to the bucket holding bucket-start `bucket` (the count fast path,
   // whose buckets are aligned to base + 1).
   Status AddBucket(const Labels& labels, int64_t bucket_start, double n) {
-    return AddSample(labels, KeyOf(labels), bucket_start + g_ - 1, n);
+    return AddSample(KeyOf(labels), bucket_start + g_ - 1, n, [&] { return labels; });
+  }
+
+  // Adds another shard's partial series: buckets add, samples concatenate.
+  Status Merge(RangeEvaluator&& other) {
+    for (auto& [key, acc] : other.accs_) {
+      auto it = accs_.find(key);
+      if (it == accs_.end()) {
+        if (accs_.size() >= ev_->limits().max_inner_series) return TooManySeries();
+        accs_.emplace(key, std::move(acc));
+        continue;
+      }
+      RangeAcc& mine = it->second;
+      for (size_t j = 0; j < mine.buckets.size() && j < acc.buckets.size(); ++j) {
+        mine.buckets[j] += acc.buckets[j];
+      }
+      for (size_t j = 0; j < mine.present.size() && j < acc.present.size(); ++j) {
+        mine.present[j] += acc.present[j];
+      }
+      mine.samples.insert(mine.samples.end(), acc.samples.begin(), acc.samples.end());
+    }
+    return Status::OK();
   }
 
   bool bucketed() const { return bucketed_; }
@@ -1073,6 +1152,12 @@ class RangeEvaluator {
   }
 
  private:
+  Status TooManySeries() const {
+    return Status::ResourceExhausted(fmt::format(
+        "the query touches more than {} series; add a `sum by (...)` or a narrower selector",
+        ev_->limits().max_inner_series));
+  }
+
   std::pair<size_t, size_t> Window(const RangeAcc& acc, size_t k) const {
     const int64_t hi_t = ev_->StepTime(k) - ra_.offset_ns;
     const int64_t lo_t = hi_t - ra_.range_ns;
@@ -1136,6 +1221,40 @@ class RangeEvaluator {
   bool track_presence_ = false;
   std::unordered_map<std::string, RangeAcc> accs_;
 };
+
+void LabelFilterNames(const LabelFilterExpr& e, std::set<std::string>* out) {
+  if (const auto* s = std::get_if<StringLabelFilter>(&e.node)) {
+    out->insert(s->label);
+  } else if (const auto* n = std::get_if<NumericLabelFilter>(&e.node)) {
+    out->insert(n->label);
+  } else {
+    const auto& b = std::get<LabelFilterBinary>(e.node);
+    LabelFilterNames(*b.lhs, out);
+    LabelFilterNames(*b.rhs, out);
+  }
+}
+
+// The labels a range aggregation reads after its parsers, when its output
+// keeps only `grouping`'s labels; nullopt when that cannot be known (no
+// grouping, `without`, drop/keep/label_format), and then parsers extract all.
+std::optional<std::set<std::string>> NeededLabels(const LogQuery& q, const Grouping* grouping) {
+  if (grouping == nullptr || grouping->without) return std::nullopt;
+  std::set<std::string> needed(grouping->labels.begin(), grouping->labels.end());
+  for (const PipelineStage& stage : q.stages) {
+    if (std::holds_alternative<DropStage>(stage) || std::holds_alternative<KeepStage>(stage) ||
+        std::holds_alternative<LabelFormatStage>(stage)) {
+      return std::nullopt;
+    }
+    if (const auto* lf = std::get_if<LabelFilterStage>(&stage)) LabelFilterNames(*lf->expr, &needed);
+    if (const auto* uw = std::get_if<UnwrapStage>(&stage)) needed.insert(uw->label);
+    if (const auto* fmt = std::get_if<LineFormatStage>(&stage)) {
+      Result<Template> t = Template::Make(fmt->tmpl);
+      if (!t.ok()) return std::nullopt;  // the pipeline reports the error
+      needed.insert(t->referenced_labels().begin(), t->referenced_labels().end());
+    }
+  }
+  return needed;
+}
 
 // `sum [by (level|service)] (count_over_time|rate({indexed selector} |= "literal"... [range]))`:
 // the store counts from block statistics without building records.
@@ -1216,48 +1335,71 @@ class MetricEvaluator {
   // `reduce`: the grouping of an enclosing `sum`, applied while accumulating
   // (exact for additive functions, and it keeps the series few).
   Result<StepValue> EvalRange(const RangeAggregation& ra, const Grouping* reduce) {
-    RangeEvaluator re(ev_, ra);
     const Grouping* grouping = ra.grouping ? &*ra.grouping : reduce;
-    LODE_ASSIGN_OR_RETURN(ScanPlan plan, ev_->Plan(ra.query, re.scan_start(), re.scan_end()));
-    if (!plan.empty) {
-      LODE_ASSIGN_OR_RETURN(Pipeline pipeline, Pipeline::Compile(ra.query, plan.residual));
-      const bool bytes = ra.op == RangeOp::kBytesOverTime || ra.op == RangeOp::kBytesRate;
-      plan.spec.columns = ColumnsFor(ra.query, bytes);
-      if (grouping != nullptr) plan.spec.columns |= kScanAttributes;
+    RangeEvaluator probe(ev_, ra);
+    LODE_ASSIGN_OR_RETURN(ScanPlan plan, ev_->Plan(ra.query, probe.scan_start(), probe.scan_end()));
+    if (plan.empty) return probe.Finish();
+    const bool bytes = ra.op == RangeOp::kBytesOverTime || ra.op == RangeOp::kBytesRate;
+    plan.spec.columns = ColumnsFor(ra.query, bytes);
+    if (grouping != nullptr) plan.spec.columns |= kScanAttributes;
+    const std::optional<std::set<std::string>> needed = NeededLabels(ra.query, grouping);
+    // One evaluator per shard; their partial series merge at the end.
+    const size_t shards = ev_->Shards();
+    std::vector<std::unique_ptr<RangeEvaluator>> parts;
+    for (size_t i = 0; i < shards; ++i) parts.push_back(std::make_unique<RangeEvaluator>(ev_, ra));
+    Status scanned = ev_->RunShards(plan.spec, shards, [&](const ScanSpec& spec, size_t shard) {
+      Result<Pipeline> compiled =
+          Pipeline::Compile(ra.query, plan.residual, needed ? &*needed : nullptr);
+      if (!compiled.ok()) return compiled.status();
+      const Pipeline& pipeline = *compiled;
+      RangeEvaluator& re = *parts[shard];
       LineLabels labels;
       std::string buffer, key;
       std::vector<size_t> order;
       LineOut out;
       Status err;
-      LODE_RETURN_IF_ERROR(ev_->Scan(plan.spec, [&](const Record& r) {
+      Status st = ev_->Scan(spec, [&](const Record& r) {
         if (!pipeline.Run(r, &labels, &buffer, &out)) return true;
-        ++ev_->lines;
+        ev_->lines.fetch_add(1, std::memory_order_relaxed);
         double v = out.unwrapped ? out.value : bytes ? static_cast<double>(out.line.size()) : 1.0;
-        if (grouping != nullptr) {
-          // Grouping may name attributes: resolve them before reducing.
-          Labels grouped;
-          if (!grouping->without) {
+        if (grouping != nullptr && !grouping->without) {
+          // Grouping may name attributes: resolve them, and build the label
+          // set only for a new series.
+          key.clear();
+          for (const std::string& name : grouping->labels) {
+            const std::string* val = labels.Get(name);
+            if (val != nullptr) key += *val;
+            key.push_back('\xfe');
+          }
+          const std::string* error = labels.has_error() ? labels.Get("__error__") : nullptr;
+          if (error != nullptr) key += *error;
+          err = re.AddSample(key, r.timestamp_ns, v, [&] {
+            Labels grouped;
             for (const std::string& name : grouping->labels) {
               const std::string* val = labels.Get(name);
               if (val != nullptr && !val->empty()) grouped.emplace_back(name, *val);
             }
+            if (error != nullptr) grouped.emplace_back("__error__", *error);
             std::sort(grouped.begin(), grouped.end());
-          } else {
-            grouped = ApplyGrouping(labels.Sorted(), *grouping);
-          }
-          if (labels.has_error()) {
-            if (const std::string* e = labels.Get("__error__")) grouped.emplace_back("__error__", *e);
-          }
-          err = re.AddSample(grouped, KeyOf(grouped), r.timestamp_ns, v);
+            grouped.erase(std::unique(grouped.begin(), grouped.end()), grouped.end());
+            return grouped;
+          });
+        } else if (grouping != nullptr) {
+          Labels grouped = ApplyGrouping(labels.Sorted(), *grouping);
+          err = re.AddSample(KeyOf(grouped), r.timestamp_ns, v, [&] { return grouped; });
         } else {
           labels.Key(&key, &order);
-          err = re.AddSample(labels.Sorted(), key, r.timestamp_ns, v);
+          err = re.AddSample(key, r.timestamp_ns, v, [&] { return labels.Sorted(); });
         }
         return err.ok();
-      }));
-      LODE_RETURN_IF_ERROR(err);
+      });
+      return st.ok() ? err : st;
+    });
+    LODE_RETURN_IF_ERROR(scanned);
+    for (size_t i = 1; i < parts.size(); ++i) {
+      LODE_RETURN_IF_ERROR(parts[0]->Merge(std::move(*parts[i])));
     }
-    return re.Finish();
+    return parts[0]->Finish();
   }
 
   Result<StepValue> EvalVector(const VectorAggregation& va) {
@@ -1562,6 +1704,15 @@ Result<QueryResult> Engine::Run(const LogqlExpr& expr, const QueryParams& params
       }
       std::sort(result.vector.begin(), result.vector.end(),
                 [](const Sample& a, const Sample& b) { return a.labels < b.labels; });
+      // An instant topk/bottomk answers in rank order, as Prometheus does.
+      if (const auto* va = std::get_if<VectorAggregation>(&std::get<MetricExpr>(expr).node);
+          va != nullptr && (va->op == VectorOp::kTopk || va->op == VectorOp::kBottomk)) {
+        const bool top = va->op == VectorOp::kTopk;
+        std::stable_sort(result.vector.begin(), result.vector.end(),
+                         [top](const Sample& a, const Sample& b) {
+                           return top ? a.value > b.value : a.value < b.value;
+                         });
+      }
     }
     result.stats.series = result.type == ResultType::kMatrix ? result.matrix.size()
                                                              : result.vector.size();
@@ -1573,7 +1724,7 @@ Result<QueryResult> Engine::Run(const LogqlExpr& expr, const QueryParams& params
     }
   }
   ev.FillStats(&result.stats);
-  result.stats.lines = ev.lines;
+  result.stats.lines = ev.lines.load();
   result.stats.count_fast_path = ev.count_fast_path;
   result.stats.took_ms = MillisSince(t0);
   return result;

@@ -87,7 +87,7 @@ struct QueryResult {
   ResultType type = ResultType::kStreams;
   std::vector<Stream> streams;  // kStreams: sorted by labels
   std::vector<Series> matrix;   // kMatrix: sorted by labels
-  std::vector<Sample> vector;   // kVector: sorted by labels
+  std::vector<Sample> vector;   // kVector: sorted by labels (topk/bottomk: by rank)
   Point scalar;                 // kScalar
   QueryStatistics stats;
 };
@@ -97,6 +97,11 @@ struct QueryLimits {
   size_t max_inner_series = 100000; // series inside the evaluation (memory bound)
   size_t max_points = 11000;        // evaluation steps of a range query
   int64_t timeout_ns = 120'000'000'000;
+  // Scans of stores holding at least parallel_min_records records are split
+  // into this many shards scanned on as many threads, their partial results
+  // merged.
+  size_t parallelism = 2;
+  uint64_t parallel_min_records = 200'000;
 };
 
 struct QueryParams {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/record.h"
 #include "common/status.h"
 
@@ -63,9 +64,21 @@ struct ScanSpec {
   // When set and it becomes true, the scan stops soon (between blocks) and
   // returns Cancelled.
   const std::atomic<bool>* cancel = nullptr;
+  // Visit only part `shard` of `shards` disjoint parts of the data, so that
+  // `shards` scans running in parallel together visit each record once.
+  // Every store must honour it.
+  uint32_t shard = 0;
+  uint32_t shards = 1;
 
   bool Matches(const Record& r) const;
-  bool cancelled() const { return cancel != nullptr && cancel->load(std::memory_order_relaxed); }
+  // ... and likewise once `clock` reads past `deadline_ns` (when clock is set).
+  const Clock* clock = nullptr;
+  int64_t deadline_ns = INT64_MAX;
+
+  bool cancelled() const {
+    return (cancel != nullptr && cancel->load(std::memory_order_relaxed)) ||
+           (clock != nullptr && clock->NowNanos() > deadline_ns);
+  }
 };
 
 // What a store returns when ScanSpec::cancel stopped it.

@@ -1,5 +1,7 @@
 #include "storage/memory_store.h"
 
+#include <algorithm>
+
 namespace lode {
 
 Status MemoryStore::Write(std::span<RecordBatch* const> batches) {
@@ -15,7 +17,9 @@ Status MemoryStore::Write(std::span<RecordBatch* const> batches) {
 
 Status MemoryStore::Scan(const ScanSpec& spec, const RecordVisitor& visit) const {
   std::lock_guard lock(mu_);
-  for (const Record& r : records_) {
+  const size_t shards = std::max<uint32_t>(spec.shards, 1);
+  for (size_t i = spec.shard; i < records_.size(); i += shards) {
+    const Record& r = records_[i];
     if (spec.cancelled()) return ScanCancelled();
     if (spec.stats != nullptr) {
       spec.stats->rows.fetch_add(1, std::memory_order_relaxed);

@@ -653,8 +653,19 @@ Status SegmentStore::Scan(const ScanSpec& spec, const RecordVisitor& visit) cons
       }
     }
   };
-  scan_chunks(view->head);
-  scan_chunks(view->flushing);
+  // Sharded scans: the in-memory chunks and the segments are dealt out in
+  // turn, each to one shard.
+  const uint32_t shards = std::max<uint32_t>(spec.shards, 1);
+  uint32_t turn = 0;
+  auto mine = [&] { return turn++ % shards == spec.shard; };
+  for (const auto* list : {&view->head, &view->flushing}) {
+    std::vector<ChunkPtr> part;
+    for (const auto& c : *list) {
+      if (c->tenant != spec.tenant || !Overlaps(c->min_ts, c->max_ts, spec)) continue;
+      if (mine()) part.push_back(c);
+    }
+    scan_chunks(part);
+  }
   if (spec.cancelled()) return ScanCancelled();
   auto wrapped = [&](const Record& r) {
     if (!visit(r)) {
@@ -668,6 +679,7 @@ Status SegmentStore::Scan(const ScanSpec& spec, const RecordVisitor& visit) cons
       if (stopped) break;
       const SegmentMeta& m = s->meta();
       if (m.tenant != spec.tenant || !Overlaps(m.min_ts, m.max_ts, spec)) continue;
+      if (!mine()) continue;
       Status st = s->Scan(spec, wrapped, spec.columns);
       if (st.code() == StatusCode::kCorruption) {
         Quarantine(s, st);

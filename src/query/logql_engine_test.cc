@@ -1,0 +1,289 @@
+// Engine behaviour the language tests (tests/query/cases) and the brute-force
+// check (logql_bruteforce_test.cc) do not reach: the count fast path and the
+// sharded scans must agree with the general path, and limits, timeouts and
+// cancellation stop a query with a clear error.
+#include "query/logql_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <random>
+
+#include "common/test_util.h"
+#include "storage/memory_store.h"
+#include "storage/segment_store.h"
+
+namespace lode::logql {
+namespace {
+
+constexpr int64_t kSec = 1'000'000'000;
+constexpr int64_t kBase = 1'700'000'000 * kSec;  // 2023-11-14T22:13:20Z
+
+std::vector<Record> MakeRecords(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const char* services[] = {"api", "checkout", "auth", ""};
+  const char* words[] = {"timeout", "refused", "ok", "slow", "retry"};
+  std::vector<Record> out;
+  for (size_t i = 0; i < n; ++i) {
+    Record r;
+    r.tenant = "default";
+    // Two hours; every 50th record exactly on a minute boundary.
+    r.timestamp_ns = i % 50 == 0 ? kBase + static_cast<int64_t>(rng() % 120) * 60 * kSec
+                                 : kBase + static_cast<int64_t>(rng() % (7200 * kSec));
+    r.level = static_cast<Level>(rng() % kLevelCount);
+    r.service = services[rng() % 4];
+    r.instance = "i-" + std::to_string(rng() % 3);
+    r.source = rng() % 2 ? "http" : "k8s";
+    r.message = "method=GET status=" + std::to_string(200 + 100 * (rng() % 4)) +
+                " latency_ms=" + std::to_string(rng() % 2000) + " " + words[rng() % 5];
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SegmentStore::Options o;
+    o.dir = dir_.path();
+    o.background = false;
+    auto store = SegmentStore::Open(o);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    // Several segments and an in-memory head.
+    std::vector<Record> all = MakeRecords(6000, 7);
+    for (size_t part = 0; part < 4; ++part) {
+      RecordBatch b;
+      b.tenant = "default";
+      b.records.assign(all.begin() + static_cast<ptrdiff_t>(part * 1500),
+                       all.begin() + static_cast<ptrdiff_t>((part + 1) * 1500));
+      RecordBatch* batches[] = {&b};
+      ASSERT_TRUE(store_->Write(batches).ok());
+      if (part < 3) {
+        ASSERT_TRUE(store_->Flush().ok());
+      }
+    }
+    memory_ = std::make_unique<MemoryStore>(MakeRecords(6000, 7));
+  }
+
+  static QueryParams Range(int64_t step = 60 * kSec) {
+    QueryParams p;
+    p.start_ns = kBase;
+    p.end_ns = kBase + 7200 * kSec;
+    p.step_ns = step;
+    p.limit = 50;
+    return p;
+  }
+
+  static std::string Dump(const QueryResult& r) {
+    std::string out;
+    for (const auto& s : r.matrix) {
+      out += LabelsToString(s.labels) + ":";
+      for (const auto& p : s.points) {
+        out += " " + std::to_string((p.t_ns - kBase) / kSec) + "=" + FormatSampleValue(p.value);
+      }
+      out += "\n";
+    }
+    for (const auto& s : r.vector) {
+      out += LabelsToString(s.labels) + " " + FormatSampleValue(s.value) + "\n";
+    }
+    for (const auto& s : r.streams) {
+      out += LabelsToString(s.labels) + ":";
+      for (const auto& e : s.entries) out += " " + std::to_string(e.timestamp_ns) + "|" + e.line;
+      out += "\n";
+    }
+    return out;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<SegmentStore> store_;
+  std::unique_ptr<MemoryStore> memory_;
+};
+
+TEST_F(EngineTest, CountFastPathAgreesWithTheGeneralPath) {
+  Engine engine(store_.get());
+  const std::pair<const char*, const char*> pairs[] = {
+      // fast path                                   general path (a no-op label filter)
+      {"sum by (level) (count_over_time({}[5m]))",
+       "sum by (level) (count_over_time({} | __error__=\"\" [5m]))"},
+      {"sum by (service) (rate({level=~\"warn|error\"} |= \"timeout\" [90s]))",
+       "sum by (service) (rate({level=~\"warn|error\"} |= \"timeout\" | __error__=\"\" [90s]))"},
+      {"sum(count_over_time({service=\"api\", instance!=\"i-1\"}[1m]))",
+       "sum(count_over_time({service=\"api\", instance!=\"i-1\"} | __error__=\"\" [1m]))"},
+      {"sum by (level, service) (count_over_time({source=\"k8s\"}[7m]))",
+       "sum by (level, service) (count_over_time({source=\"k8s\"} | __error__=\"\" [7m]))"},
+  };
+  for (int64_t step : {int64_t{60} * kSec, int64_t{45} * kSec, int64_t{0}}) {
+    for (const auto& [fast, general] : pairs) {
+      QueryParams p = Range(step);
+      auto a = engine.Run(fast, p);
+      auto b = engine.Run(general, p);
+      ASSERT_TRUE(a.ok()) << fast << ": " << a.status().ToString();
+      ASSERT_TRUE(b.ok()) << general << ": " << b.status().ToString();
+      EXPECT_TRUE(a->stats.count_fast_path) << fast;
+      EXPECT_FALSE(b->stats.count_fast_path) << general;
+      EXPECT_EQ(Dump(*a), Dump(*b)) << fast << " step " << step;
+      EXPECT_FALSE(Dump(*a).empty()) << fast;
+    }
+  }
+}
+
+TEST_F(EngineTest, ShardedScansAgreeWithOneScanAndWithAnotherStore) {
+  QueryLimits sharded;
+  sharded.parallelism = 3;
+  sharded.parallel_min_records = 0;
+  QueryLimits single;
+  single.parallelism = 1;
+  Engine a(store_.get(), sharded), b(store_.get(), single), c(memory_.get(), sharded);
+  const char* queries[] = {
+      "{service=\"api\"} |= \"timeout\"",
+      "{} | logfmt | status >= 400 | line_format \"{{.status}} {{.latency_ms}}\"",
+      "sum by (status) (count_over_time({} | logfmt | status >= 300 [10m]))",
+      "quantile_over_time(0.9, {service=\"checkout\"} | logfmt | unwrap latency_ms [15m]) by (level)",
+      "max_over_time({} | logfmt | unwrap latency_ms [5m]) by (service)",
+      "topk(2, sum by (instance) (bytes_rate({} |~ \"slow|retry\" [10m])))",
+      "count_over_time({level=\"error\"} [30m])",
+  };
+  for (const char* q : queries) {
+    for (Direction d : {Direction::kBackward, Direction::kForward}) {
+      QueryParams p = Range(5 * 60 * kSec);
+      p.direction = d;
+      auto ra = a.Run(q, p), rb = b.Run(q, p), rc = c.Run(q, p);
+      ASSERT_TRUE(ra.ok()) << q << ": " << ra.status().ToString();
+      ASSERT_TRUE(rb.ok() && rc.ok()) << q;
+      // Log lines with equal timestamps may come in any order: compare the
+      // timestamps of the kept lines and the label sets.
+      if (ra->type == ResultType::kStreams) {
+        auto shape = [](const QueryResult& r) {
+          std::multiset<int64_t> ts;
+          std::set<Labels> labels;
+          for (const auto& s : r.streams) {
+            labels.insert(s.labels);
+            for (const auto& e : s.entries) ts.insert(e.timestamp_ns);
+          }
+          return std::make_pair(ts, labels.size());
+        };
+        EXPECT_EQ(shape(*ra).first, shape(*rb).first) << q;
+        EXPECT_EQ(shape(*ra).first, shape(*rc).first) << q;
+        EXPECT_EQ(ra->stats.lines, rb->stats.lines) << q;
+      } else {
+        EXPECT_EQ(Dump(*ra), Dump(*rb)) << q;
+        EXPECT_EQ(Dump(*ra), Dump(*rc)) << q;
+      }
+    }
+  }
+}
+
+TEST_F(EngineTest, ParserHintsDoNotChangeResults) {
+  Engine engine(store_.get());
+  // `sum by` lets logfmt extract only status and latency_ms; the inner
+  // series without a grouping extract everything. Both must count the same.
+  auto hinted = engine.Run(
+      "sum by (status) (count_over_time({} | logfmt | latency_ms > 1000 [10m]))", Range());
+  auto full = engine.Run(
+      "sum by (status) (count_over_time({} | logfmt | latency_ms > 1000 | keep status, latency_ms "
+      "[10m]))",
+      Range());
+  ASSERT_TRUE(hinted.ok() && full.ok());
+  EXPECT_EQ(Dump(*hinted), Dump(*full));
+  EXPECT_FALSE(Dump(*hinted).empty());
+}
+
+TEST_F(EngineTest, SeriesLimitNamesTheLimit) {
+  QueryLimits limits;
+  limits.max_series = 3;
+  Engine engine(store_.get(), limits);
+  auto r = engine.Run("count_over_time({}[10m])", Range());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(r.status().message().find("maximum number of series (3)"), std::string::npos)
+      << r.status().message();
+  EXPECT_TRUE(engine.Run("sum(count_over_time({}[10m]))", Range()).ok());
+}
+
+TEST_F(EngineTest, TooManyStepsAsksForALargerStep) {
+  Engine engine(store_.get());
+  auto r = engine.Run("sum(rate({}[1m]))", Range(kSec / 2));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("increase the step"), std::string::npos);
+}
+
+// A clock that moves one second every time it is read.
+class RacingClock final : public Clock {
+ public:
+  int64_t NowNanos() const override { return now_.fetch_add(kSec); }
+
+ private:
+  mutable std::atomic<int64_t> now_{0};
+};
+
+TEST_F(EngineTest, TimeoutStopsTheScan) {
+  RacingClock clock;
+  QueryLimits limits;
+  limits.timeout_ns = 2 * kSec;
+  limits.parallelism = 1;
+  Engine engine(store_.get(), limits, &clock);
+  auto r = engine.Run("{} |~ \"t.*o\"", Range());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_NE(r.status().message().find("timed out after 2s"), std::string::npos)
+      << r.status().message();
+}
+
+TEST_F(EngineTest, CancelledQueryStops) {
+  std::atomic<bool> cancel{true};
+  Engine engine(store_.get());
+  for (const char* q : {"{} |= \"timeout\"", "sum by (level) (count_over_time({}[5m]))",
+                        "sum(count_over_time({} | logfmt | status > 300 [5m]))"}) {
+    QueryParams p = Range();
+    p.cancel = &cancel;
+    auto r = engine.Run(q, p);
+    ASSERT_FALSE(r.ok()) << q;
+    EXPECT_EQ(r.status().code(), StatusCode::kCancelled) << q << ": " << r.status().ToString();
+  }
+}
+
+TEST_F(EngineTest, StatsReportWhatWasRead) {
+  Engine engine(store_.get());
+  auto r = engine.Run("{service=\"api\"} |= \"timeout\"", Range());
+  ASSERT_TRUE(r.ok());
+  EXPECT_GT(r->stats.segments, 0u);
+  EXPECT_GT(r->stats.blocks, 0u);
+  EXPECT_GT(r->stats.bytes_read, 0u);
+  EXPECT_GT(r->stats.rows, 0u);
+  EXPECT_GT(r->stats.head_rows, 0u);
+  EXPECT_GT(r->stats.lines, 0u);
+}
+
+TEST_F(EngineTest, LabelApis) {
+  Engine engine(store_.get());
+  QueryParams p = Range();
+  auto names = engine.LabelNames(nullptr, p);
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(*names, (std::vector<std::string>{"instance", "level", "service", "source"}));
+  auto services = engine.LabelValues("service_name", nullptr, p);
+  ASSERT_TRUE(services.ok());
+  EXPECT_EQ(*services, (std::vector<std::string>{"api", "auth", "checkout"}));
+  std::vector<LogQuery> selectors(1);
+  selectors[0].matchers.push_back(LabelMatcher{"service", MatchOp::kEq, "api"});
+  selectors[0].matchers.push_back(LabelMatcher{"source", MatchOp::kEq, "k8s"});
+  auto series = engine.Series(selectors, p);
+  ASSERT_TRUE(series.ok());
+  EXPECT_EQ(series->size(), 3u * kLevelCount);  // instances x levels
+  auto stats = engine.Stats(selectors[0], p);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->streams, series->size());
+  auto count = engine.Run("sum(count_over_time({service=\"api\", source=\"k8s\"}[2h]))",
+                          [] {
+                            QueryParams q = Range(0);
+                            q.end_ns = kBase + 7200 * kSec - 1;
+                            return q;
+                          }());
+  ASSERT_TRUE(count.ok());
+  ASSERT_EQ(count->vector.size(), 1u);
+  EXPECT_EQ(static_cast<double>(stats->entries), count->vector[0].value);
+}
+
+}  // namespace
+}  // namespace lode::logql
