@@ -98,11 +98,21 @@ class LineLabels {
   void Reset(const Record& r) {
     record_ = &r;
     n_ = 0;
-    error_ = false;
+    stream_mask_ = static_cast<uint8_t>((r.service.empty() ? 0 : 1) | (r.instance.empty() ? 0 : 2) |
+                                        (r.source.empty() ? 0 : 4));
     if (!r.instance.empty()) Put("instance", r.instance);
     Put("level", LevelName(r.level));
     if (!r.service.empty()) Put("service", r.service);
     if (!r.source.empty()) Put("source", r.source);
+  }
+
+  // Copies attribute `name` into the label set when the line has no label of
+  // that name (so series grouped by it carry it).
+  void Materialize(std::string_view name) {
+    for (size_t i = 0; i < n_; ++i) {
+      if (slots_[i].first == name) return;
+    }
+    if (const std::string* v = Get(name); v != nullptr && !v->empty()) Put(name, *v);
   }
 
   // The label's value; falls back to the record's attributes (by sanitized
@@ -129,10 +139,10 @@ class LineLabels {
     Put(name, value);
   }
 
-  // A label a parser extracted: renamed `<name>_extracted` when it would
-  // overwrite an indexed stream label (Loki's rule).
+  // A label a parser extracted: renamed `<name>_extracted` when the record's
+  // stream has that indexed label (Loki's rule).
   void SetExtracted(std::string_view name, std::string_view value) {
-    if (IsStreamLabel(name)) {
+    if (IsStreamLabel(name) && StreamHas(name)) {
       std::string renamed(name);
       renamed += "_extracted";
       Set(renamed, value);
@@ -151,13 +161,21 @@ class LineLabels {
     }
   }
 
+  // A later error replaces an earlier one, as in Loki.
   void SetError(std::string_view error, std::string_view details) {
-    if (error_) return;  // the first error sticks, as in Loki
-    error_ = true;
     Set("__error__", error);
-    if (!details.empty()) Set("__error_details__", details);
+    if (details.empty()) {
+      Erase("__error_details__");
+    } else {
+      Set("__error_details__", details);
+    }
   }
-  bool has_error() const { return error_; }
+  bool has_error() const {
+    for (size_t i = 0; i < n_; ++i) {
+      if (slots_[i].first == "__error__") return true;
+    }
+    return false;
+  }
 
   size_t size() const { return n_; }
   const std::pair<std::string, std::string>& at(size_t i) const { return slots_[i]; }
@@ -209,8 +227,16 @@ class LineLabels {
   }
 
   std::vector<std::pair<std::string, std::string>> slots_;
+  bool StreamHas(std::string_view name) const {
+    if (name == "level") return true;
+    if (name == "service") return stream_mask_ & 1;
+    if (name == "instance") return stream_mask_ & 2;
+    return stream_mask_ & 4;
+  }
+
+  uint8_t stream_mask_ = 0;  // service, instance, source present in the record
+
   size_t n_ = 0;
-  bool error_ = false;
   const Record* record_ = nullptr;
 };
 
@@ -559,6 +585,8 @@ class Pipeline {
           break;
         case CStage::kKeep:
           labels->Filter([&](const std::string& name, const std::string& value) {
+            // Loki's keep never removes the error labels.
+            if (name == "__error__" || name == "__error_details__") return true;
             for (const CSelectItem& item : st.select) {
               if (item.Matches(name, value)) return true;
             }
@@ -568,8 +596,11 @@ class Pipeline {
           break;
         case CStage::kUnwrap: {
           const std::string* v = labels->Get(st.unwrap.label);
-          Result<double> x = Status::InvalidArgument("label \"" + st.unwrap.label + "\" not found");
-          if (v != nullptr) {
+          // A line without the label (or with it empty) has no sample: Loki
+          // skips it; only a value that does not convert is an error.
+          if (v == nullptr || v->empty()) return false;
+          Result<double> x = 0.0;
+          {
             switch (st.unwrap.conversion) {
               case UnwrapConversion::kNone: x = ParseSampleValue(*v); break;
               case UnwrapConversion::kDuration:
@@ -1032,14 +1063,6 @@ class RangeEvaluator {
     if (it == accs_.end()) {
       if (accs_.size() >= ev_->limits().max_inner_series) return TooManySeries();
       Labels labels = make_labels();
-      for (const auto& [k, val] : labels) {
-        if (k == "__error__") {
-          return Status::InvalidArgument(fmt::format(
-              "pipeline error: '{}' for series {}; use a label filter to intentionally skip "
-              "this error (e.g. | __error__!=\"{}\")",
-              val, LabelsToString(labels), val));
-        }
-      }
       it = accs_.emplace(key, RangeAcc{std::move(labels), {}, {}, {}}).first;
       if (bucketed_) it->second.buckets.assign(nbuckets_, 0);
       if (bucketed_ && track_presence_) it->second.present.assign(nbuckets_, 0);
@@ -1104,10 +1127,13 @@ class RangeEvaluator {
       s.has.assign(steps, 1);
       for (auto& [key, acc] : accs_) {
         std::sort(acc.samples.begin(), acc.samples.end());
+        bool seen = false;
         for (size_t k = 0; k < steps; ++k) {
           auto [lo, hi] = Window(acc, k);
           if (hi > lo) s.has[k] = 0;
+          seen = seen || hi > lo;
         }
+        if (seen) LODE_RETURN_IF_ERROR(PipelineError(acc.labels));
       }
       out.series.push_back(std::move(s));
       return out;
@@ -1116,6 +1142,7 @@ class RangeEvaluator {
     for (auto& [key, acc] : accs_) {
       StepSeries s;
       s.labels = std::move(acc.labels);
+
       s.v.assign(steps, 0);
       s.has.assign(steps, 0);
       if (bucketed_) {
@@ -1146,12 +1173,28 @@ class RangeEvaluator {
           s.v[k] = Reduce(acc, lo, hi, range_s, &scratch);
         }
       }
+      // Like Loki, a series that carries an error fails the query, unless
+      // none of its lines falls in a window.
+      if (std::find(s.has.begin(), s.has.end(), 1) != s.has.end()) {
+        LODE_RETURN_IF_ERROR(PipelineError(s.labels));
+      }
       out.series.push_back(std::move(s));
     }
     return out;
   }
 
  private:
+  static Status PipelineError(const Labels& labels) {
+    for (const auto& [k, val] : labels) {
+      if (k != "__error__") continue;
+      return Status::InvalidArgument(fmt::format(
+          "pipeline error: '{}' for series {}; use a label filter to intentionally skip "
+          "this error (e.g. | __error__!=\"{}\")",
+          val, LabelsToString(labels), val));
+    }
+    return Status::OK();
+  }
+
   Status TooManySeries() const {
     return Status::ResourceExhausted(fmt::format(
         "the query touches more than {} series; add a `sum by (...)` or a narrower selector",
@@ -1285,9 +1328,31 @@ const RangeAggregation* CountFastPathCandidate(const MetricExpr& e, std::vector<
   return ra;
 }
 
+// Every label name a `by (...)` of the expression names.
+void GroupingNames(const MetricExpr& e, std::set<std::string>* out) {
+  if (const auto* ra = std::get_if<RangeAggregation>(&e.node)) {
+    if (ra->grouping && !ra->grouping->without) {
+      out->insert(ra->grouping->labels.begin(), ra->grouping->labels.end());
+    }
+  } else if (const auto* va = std::get_if<VectorAggregation>(&e.node)) {
+    if (va->grouping && !va->grouping->without) {
+      out->insert(va->grouping->labels.begin(), va->grouping->labels.end());
+    }
+    GroupingNames(*va->inner, out);
+  } else if (const auto* be = std::get_if<BinaryExpr>(&e.node)) {
+    GroupingNames(*be->lhs, out);
+    GroupingNames(*be->rhs, out);
+  }
+}
+
 class MetricEvaluator {
  public:
-  explicit MetricEvaluator(Evaluation* ev) : ev_(ev) {}
+  // Attributes named by a `by (...)` anywhere in `root` become labels of the
+  // range aggregations' series, so every form of grouping sees them.
+  MetricEvaluator(Evaluation* ev, const MetricExpr& root) : ev_(ev) {
+    GroupingNames(root, &grouping_names_);
+    for (std::string_view l : kStreamLabelNames) grouping_names_.erase(std::string(l));
+  }
 
   Result<StepValue> Eval(const MetricExpr& e) {
     std::vector<std::string> by;
@@ -1385,9 +1450,11 @@ class MetricEvaluator {
             return grouped;
           });
         } else if (grouping != nullptr) {
+          for (const std::string& name : grouping_names_) labels.Materialize(name);
           Labels grouped = ApplyGrouping(labels.Sorted(), *grouping);
           err = re.AddSample(KeyOf(grouped), r.timestamp_ns, v, [&] { return grouped; });
         } else {
+          for (const std::string& name : grouping_names_) labels.Materialize(name);
           labels.Key(&key, &order);
           err = re.AddSample(key, r.timestamp_ns, v, [&] { return labels.Sorted(); });
         }
@@ -1570,12 +1637,7 @@ class MetricEvaluator {
             }
           }
         } else {
-          // Prometheus adds rhs elements only at steps where lhs has nothing.
-          for (size_t t = 0; t < r.v.size(); ++t) {
-            bool lhs_any = false;
-            for (const StepSeries& l : lhs.series) lhs_any = lhs_any || l.has[t];
-            if (lhs_any) r.has[t] = 0;
-          }
+          // No lhs series has these labels: every rhs sample is added.
           out.series.push_back(std::move(r));
         }
       }
@@ -1608,6 +1670,7 @@ class MetricEvaluator {
   }
 
   Evaluation* ev_;
+  std::set<std::string> grouping_names_;
 };
 
 }  // namespace
@@ -1675,7 +1738,7 @@ Result<QueryResult> Engine::Run(const LogqlExpr& expr, const QueryParams& params
           "a range query may have at most {} steps; this one has {} (increase the step)",
           limits_.max_points, ev.steps()));
     }
-    MetricEvaluator me(&ev);
+    MetricEvaluator me(&ev, std::get<MetricExpr>(expr));
     LODE_ASSIGN_OR_RETURN(StepValue v, me.Eval(std::get<MetricExpr>(expr)));
     if (v.is_scalar) {
       result.type = params.step_ns > 0 ? ResultType::kMatrix : ResultType::kScalar;

@@ -59,6 +59,9 @@ class JsonExtractor {
   // array gives its raw JSON text (minified is fine); a missing path gives no label.
   // A name appearing twice keeps the later value (in place of the earlier
   // pair); a path matching a duplicated key takes the first occurrence.
+  // Differs from Loki, which gives a missing path the label "" and skips
+  // null leaves without params; labels that are "" and absent ones are
+  // mostly alike downstream.
   bool Extract(std::string_view line, ExtractedLabels* out) const;
 
  private:
@@ -105,7 +108,8 @@ class RegexpExtractor {
   // named capture group.
   static Result<RegexpExtractor> Make(std::string_view regex);
   // Unanchored search; on a match appends every named group that participated
-  // (name sanitized). Returns whether it matched.
+  // (name sanitized). Returns whether it matched. (Loki gives a group that
+  // did not participate the label "".)
   bool Extract(std::string_view line, ExtractedLabels* out) const;
 
  private:
@@ -130,6 +134,9 @@ class PatternMatcher {
   // FIRST occurrence of the literal that follows it (or to the end of the
   // line if the capture is last); a trailing literal must occur (the rest
   // after it is ignored). Returns false when some literal is not found.
+  // Loki differs in two corner cases: its `| pattern` keeps the captures
+  // found so far (the last one taking the rest of the line) when a literal
+  // is missing, and its `|>` needs a trailing literal to end the line.
   bool Match(std::string_view line) const;
   // Match() plus appending named captures.
   bool Extract(std::string_view line, ExtractedLabels* out) const;
@@ -166,14 +173,19 @@ Result<double> ParseSampleValue(std::string_view text);
 struct TemplateInput {
   // The value of a label, or nullptr when absent (absent renders as "").
   std::function<const std::string*(std::string_view name)> label;
-  std::string_view line;   // for {{ __line__ }}
+  std::string_view line;     // for {{ __line__ }}
   int64_t timestamp_ns = 0;  // for {{ __timestamp__ }}
 };
 
 // The Go text/template subset Loki's line_format / label_format users write.
 // Values are strings, integers, floats, booleans and (from __timestamp__)
 // times; a time renders as RFC 3339 in UTC with trailing zeros of the
-// fraction trimmed, a float without ".0" when it is integral.
+// fraction trimmed, a float without ".0" when it is integral. Functions take
+// Loki's arguments (`regexReplaceAll regex src replacement`, `count regex
+// src`); a label holding a number may be used where a number is needed
+// (an absent or empty one counts as 0); text that is not a number there is a
+// render error, where Go's Sprig would silently use 0. Case mapping
+// (upper, lower, title) is ASCII only.
 class Template {
  public:
   // InvalidArgument naming the position (byte offset) and problem for
