@@ -856,6 +856,7 @@ class Evaluation {
     s->bytes_read = scan_stats_.bytes_read.load();
     s->rows = scan_stats_.rows.load();
     s->head_rows = scan_stats_.head_rows.load();
+    s->head_bytes = scan_stats_.head_bytes.load();
   }
 
   const LogStore& store() const { return store_; }

@@ -77,6 +77,7 @@ struct QueryStatistics {
   uint64_t bytes_read = 0;   // compressed bytes of those blocks
   uint64_t rows = 0;         // rows examined one by one
   uint64_t head_rows = 0;    // of which held in memory
+  uint64_t head_bytes = 0;   // approximate bytes of those
   uint64_t lines = 0;        // lines that passed the pipeline
   uint64_t series = 0;       // series in the result
   bool count_fast_path = false;  // answered by LogStore::Count

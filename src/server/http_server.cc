@@ -267,6 +267,9 @@ asio::awaitable<HttpResponse> HttpServer::DispatchWatching(beast::tcp_stream& st
   // Readable with nothing to read means the peer closed (or reset) the
   // connection; readable with data is a pipelined request: stop watching.
   auto watch = [&]() -> asio::awaitable<void> {
+    // The handler may have finished (and cancelled nothing) before this
+    // coroutine started: then there is nothing to watch.
+    if (*done) co_return;
     boost::system::error_code ec;
     co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
     if (ec || *done) co_return;

@@ -95,9 +95,10 @@ void WriteStats(JsonWriter& w, const logql::QueryStatistics& st, size_t returned
   const double per_s = secs > 0 ? 1.0 / secs : 0;
   w.Key("stats").BeginObject();
   w.Key("summary").BeginObject()
-      .Key("bytesProcessedPerSecond").Uint(static_cast<uint64_t>(static_cast<double>(st.bytes_read) * per_s))
+      .Key("bytesProcessedPerSecond")
+      .Uint(static_cast<uint64_t>(static_cast<double>(st.bytes_read + st.head_bytes) * per_s))
       .Key("linesProcessedPerSecond").Uint(static_cast<uint64_t>(static_cast<double>(st.rows) * per_s))
-      .Key("totalBytesProcessed").Uint(st.bytes_read)
+      .Key("totalBytesProcessed").Uint(st.bytes_read + st.head_bytes)
       .Key("totalLinesProcessed").Uint(st.rows)
       .Key("execTime").Double(secs)
       .Key("queueTime").Double(0)
@@ -155,13 +156,14 @@ Result<Direction> DirectionParam(const QueryParams& p) {
 }
 
 // start/end/since as Loki reads them: end defaults to now, start to end - since
-// (since defaults to 1h).
-Status RangeParams(const QueryParams& p, int64_t now_ns, int64_t* start, int64_t* end) {
+// (since defaults to `lookback`: 1h for queries, 6h for the label endpoints).
+Status RangeParams(const QueryParams& p, int64_t now_ns, int64_t* start, int64_t* end,
+                   int64_t lookback = kHour) {
   *end = now_ns;
   if (auto v = p.Get("end"); v && !v->empty()) {
     LODE_ASSIGN_OR_RETURN(*end, ParseLokiTime("end", *v));
   }
-  int64_t since = kHour;
+  int64_t since = lookback;
   if (auto v = p.Get("since"); v && !v->empty()) {
     LODE_ASSIGN_OR_RETURN(since, ParseDuration(*v));
   }
@@ -284,7 +286,7 @@ Result<int64_t> ParseLokiStep(std::string_view name, std::string_view text) {
 
 int64_t DefaultLokiStep(int64_t start_ns, int64_t end_ns) {
   const double secs = static_cast<double>(end_ns - start_ns) / 1e9;
-  return std::max<int64_t>(static_cast<int64_t>(std::ceil(secs / 250)), 1) * kSecond;
+  return std::max<int64_t>(static_cast<int64_t>(std::floor(secs / 250)), 1) * kSecond;
 }
 
 std::string QueryResultJson(const logql::QueryResult& result) {
@@ -359,10 +361,12 @@ void LokiApi::Register() {
   server_->Route(http::verb::get, "/loki/api/v1/labels", [this](HttpRequest& r) { return Labels(r); });
   server_->RoutePrefix(http::verb::get, "/loki/api/v1/label/",
                        [this](HttpRequest& r) { return LabelValues(r); });
-  server_->RouteCancellable(http::verb::get, "/loki/api/v1/index/stats",
-                            [this](HttpRequest& r, const RequestContext& c) {
-                              return IndexStats(r, c);
-                            });
+  for (auto verb : {http::verb::get, http::verb::post}) {
+    server_->RouteCancellable(verb, "/loki/api/v1/index/stats",
+                              [this](HttpRequest& r, const RequestContext& c) {
+                                return IndexStats(r, c);
+                              });
+  }
   server_->Route(http::verb::post, "/loki/api/v1/push", [this](HttpRequest& r) { return Push(r); });
   server_->RouteWebSocket("/loki/api/v1/tail",
                           [this](HttpRequest& r, WebSocket& ws) { return Tail(r, ws); });
@@ -446,7 +450,7 @@ asio::awaitable<HttpResponse> LokiApi::Labels(HttpRequest& req) {
   if (!tenant.ok()) co_return TextError(req, tenant.status());
   logql::QueryParams qp;
   qp.tenant = *tenant;
-  Status st = RangeParams(p, options_.clock->NowNanos(), &qp.start_ns, &qp.end_ns);
+  Status st = RangeParams(p, options_.clock->NowNanos(), &qp.start_ns, &qp.end_ns, 6 * kHour);
   if (!st.ok()) co_return TextError(req, st);
   std::optional<LogQuery> selector;
   if (auto q = p.Get("query"); q && !q->empty()) {
@@ -481,7 +485,7 @@ asio::awaitable<HttpResponse> LokiApi::LabelValues(HttpRequest& req) {
   if (!tenant.ok()) co_return TextError(req, tenant.status());
   logql::QueryParams qp;
   qp.tenant = *tenant;
-  Status st = RangeParams(p, options_.clock->NowNanos(), &qp.start_ns, &qp.end_ns);
+  Status st = RangeParams(p, options_.clock->NowNanos(), &qp.start_ns, &qp.end_ns, 6 * kHour);
   if (!st.ok()) co_return TextError(req, st);
   std::optional<LogQuery> selector;
   if (auto q = p.Get("query"); q && !q->empty()) {

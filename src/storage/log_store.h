@@ -26,6 +26,7 @@ struct ScanStats {
   std::atomic<uint64_t> bytes_read{0};   // compressed bytes of those blocks
   std::atomic<uint64_t> rows{0};         // rows examined one by one
   std::atomic<uint64_t> head_rows{0};    // of which rows held in memory
+  std::atomic<uint64_t> head_bytes{0};   // approximate bytes of those in-memory rows
 };
 
 // Column hints for ScanSpec::columns: what a visitor reads besides the

@@ -24,6 +24,7 @@ Status MemoryStore::Scan(const ScanSpec& spec, const RecordVisitor& visit) const
     if (spec.stats != nullptr) {
       spec.stats->rows.fetch_add(1, std::memory_order_relaxed);
       spec.stats->head_rows.fetch_add(1, std::memory_order_relaxed);
+      spec.stats->head_bytes.fetch_add(r.ApproxBytes(), std::memory_order_relaxed);
     }
     if (spec.Matches(r) && !visit(r)) break;
   }

@@ -644,8 +644,11 @@ Status SegmentStore::Scan(const ScanSpec& spec, const RecordVisitor& visit) cons
       if (spec.stats != nullptr) {
         spec.stats->rows.fetch_add(c->records.size(), std::memory_order_relaxed);
         spec.stats->head_rows.fetch_add(c->records.size(), std::memory_order_relaxed);
+        spec.stats->head_bytes.fetch_add(c->bytes, std::memory_order_relaxed);
       }
+      size_t n = 0;
       for (const Record& r : c->records) {
+        if ((++n & 1023) == 0 && spec.cancelled()) return;
         if (spec.Matches(r) && !visit(r)) {
           stopped = true;
           return;
