@@ -615,7 +615,6 @@ bool LogfmtExtractor::Extract(std::string_view line, ExtractedLabels* out) const
     return false;
   };
   auto is_sep = [&](size_t p) { return static_cast<unsigned char>(line[p]) <= ' '; };
-  std::string value;
   size_t pos = 0;
   while (true) {
     while (pos < line.size() && is_sep(pos)) ++pos;
@@ -635,27 +634,64 @@ bool LogfmtExtractor::Extract(std::string_view line, ExtractedLabels* out) const
         if (DecodeUtf8(key, i, &cp) == 0) return fail();
       }
     }
-    value.clear();
+    // Which wanted labels this key feeds (all keys when nothing is wanted).
+    // A wanted key matches the key as written or as a label name; the label
+    // name is only built when needed.
+    const Wanted* match = nullptr;
+    size_t matches = 0;
+    std::string_view name = key;
+    bool named = false;
+    auto label_name = [&] {
+      if (!named) {
+        named = true;
+        bool clean = !IsDigit(key[0]);
+        for (size_t i = 0; i < key.size() && clean; ++i) clean = IsIdentChar(key[i]);
+        if (!clean) {
+          name_.clear();
+          AppendSanitized(&name_, key);
+          name = name_;
+        }
+      }
+      return name;
+    };
+    for (const Wanted& w : wanted_) {
+      // A sanitized name is never longer than the key plus a leading '_'.
+      if (w.key == key || (w.key.size() <= key.size() + 1 && w.key == label_name())) {
+        match = &w;
+        ++matches;
+      }
+    }
+    if (wanted_.empty()) label_name();
+    const bool keep = wanted_.empty() || matches > 0;
+    // Values are only copied for keys that are kept, but always parsed: a
+    // malformed line fails wherever the error is.
+    value_.clear();
+    std::string_view plain;
+    bool quoted = false;
     if (pos < line.size() && line[pos] == '=') {
       ++pos;
       if (pos < line.size() && line[pos] == '"') {
-        if (!ReadLogfmtQuoted(line, &pos, &value)) return fail();
+        quoted = true;
+        if (!ReadLogfmtQuoted(line, &pos, &value_)) return fail();
       } else {
         size_t vstart = pos;
         while (pos < line.size() && !is_sep(pos)) {
           if (line[pos] == '=' || line[pos] == '"') return fail();
           ++pos;
         }
-        value.assign(line.substr(vstart, pos - vstart));
+        plain = line.substr(vstart, pos - vstart);
       }
     }
-    std::string name = SanitizeLabelName(key);
+    if (!keep) continue;
+    const std::string_view value = quoted ? std::string_view(value_) : plain;
     if (wanted_.empty()) {
-      SetLabel(out, first, name, value);
-      continue;
-    }
-    for (const Wanted& w : wanted_) {
-      if (w.key == key || w.key == name) SetLabel(out, first, w.label, value);
+      SetLabel(out, first, name, std::string(value));
+    } else if (matches == 1) {
+      SetLabel(out, first, match->label, std::string(value));
+    } else {
+      for (const Wanted& w : wanted_) {
+        if (w.key == key || w.key == name) SetLabel(out, first, w.label, std::string(value));
+      }
     }
   }
   return true;

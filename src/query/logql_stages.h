@@ -91,6 +91,7 @@ class LogfmtExtractor {
   // Any byte <= ' ' separates pairs. Quoted values also accept \/ \b \f \r
   // and \uXXXX; another escape is malformed, as is a '"' or '=' inside an
   // unquoted key or value (go-logfmt's rules, which Loki uses).
+  // Not thread-safe (scratch buffers): one extractor per thread.
   bool Extract(std::string_view line, ExtractedLabels* out) const;
 
  private:
@@ -99,6 +100,10 @@ class LogfmtExtractor {
     std::string key;
   };
   std::vector<Wanted> wanted_;  // empty: extract every key
+  // Scratch reused between calls (so Extract allocates only for kept labels);
+  // an extractor therefore serves one thread at a time.
+  mutable std::string name_;
+  mutable std::string value_;
 };
 
 // | regexp "(?P<method>\\w+) (?P<path>\\S+)"   (RE2 syntax, also (?<name>...))
