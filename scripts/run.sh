@@ -37,14 +37,17 @@ Try:
   curl -s -XPOST http://$ADDR/api/v1/logs -d '{"message": "test 1", "level": "info", "timestamp": "Date Thu Nov 14 2024 17:01:04 GMT+0200 (Israel Standard Time)", "source": {"type": "http", "entity": "code-scanner-service", "entityInstance": "123.141.2.1"}}'
   curl -s 'http://$ADDR/api/v1/logs?service=code-scanner-service&level=info&start=2024-11-14T15:00:00Z&end=2024-11-14T15:02:00Z'
 
-  # the newest errors, as a table
-  $LODE query --url http://$ADDR --level error --limit 20
-  # messages containing a word, or matching a regex, in the last 5 minutes
-  $LODE query --url http://$ADDR --since 5m timeout
-  $LODE query --url http://$ADDR --since 5m --regex 'status=5\d\d'
-  # counts by level and service, and a per-minute histogram
-  curl -s 'http://$ADDR/api/v1/aggregate?by=level,service'
-  $LODE query --url http://$ADDR --since 10m --count-by level --step 1m
+  # LogQL (docs/QUERY.md): the newest errors of a service, as a table
+  $LODE query --url http://$ADDR '{service="checkout", level="error"}' --limit 20
+  # a word anywhere (no labels needed), then parse and filter
+  $LODE query --url http://$ADDR --since 5m '|= "timeout"'
+  $LODE query --url http://$ADDR --since 5m '{} | logfmt | status >= 500 and latency_ms > 1000'
+  # error rate per service, per minute; the top 3 services by errors
+  $LODE query --url http://$ADDR --since 15m --step 1m 'sum by (service) (rate({level="error"}[1m]))'
+  $LODE query --url http://$ADDR --instant 'topk(3, sum by (service) (count_over_time({level="error"}[15m])))'
+  # the Loki API, as Grafana uses it (add http://$ADDR as a Loki data source)
+  curl -s -G http://$ADDR/loki/api/v1/query --data-urlencode 'query=sum by (level) (count_over_time({}[5m]))'
+  curl -s http://$ADDR/loki/api/v1/label/service/values
   # what the server counted
   curl -s http://$ADDR/metrics
 
