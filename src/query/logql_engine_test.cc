@@ -287,3 +287,45 @@ TEST_F(EngineTest, LabelApis) {
 
 }  // namespace
 }  // namespace lode::logql
+
+namespace lode::logql {
+namespace {
+
+TEST(EngineHintsTest, SanitizedKeysAreFoundWithAndWithoutHints) {
+  std::vector<Record> records;
+  const char* lines[] = {"k8s.ns=prod 1x=a latency_ms=7", "k8s.ns=dev 1x=b", "k8s.ns=prod 1x=a",
+                         "héllo wörld k8s.ns=prod", "no pairs here: just (text)"};
+  for (size_t i = 0; i < std::size(lines); ++i) {
+    Record r;
+    r.tenant = "default";
+    r.timestamp_ns = kBase + static_cast<int64_t>(i) * kSec;
+    r.service = "svc";
+    r.message = lines[i];
+    records.push_back(std::move(r));
+  }
+  MemoryStore store(std::move(records));
+  Engine engine(&store);
+  QueryParams p;
+  p.start_ns = p.end_ns = kBase + 3600 * kSec;
+  // Hinted: sum by lets logfmt extract only k8s_ns and _1x. Unhinted: keep
+  // turns the hints off.
+  auto hinted = engine.Run("sum by (k8s_ns, _1x) (count_over_time({} | logfmt [2h]))", p);
+  auto full = engine.Run(
+      "sum by (k8s_ns, _1x) (count_over_time({} | logfmt | keep k8s_ns, _1x, __error__ [2h]))", p);
+  ASSERT_TRUE(hinted.ok()) << hinted.status().ToString();
+  ASSERT_TRUE(full.ok()) << full.status().ToString();
+  auto dump = [](const QueryResult& r) {
+    std::string out;
+    for (const auto& s : r.vector) out += LabelsToString(s.labels) + " " + FormatSampleValue(s.value) + "\n";
+    return out;
+  };
+  EXPECT_EQ(dump(*hinted), dump(*full));
+  EXPECT_EQ(dump(*hinted),
+            "{} 1\n"
+            "{_1x=\"a\", k8s_ns=\"prod\"} 2\n"
+            "{_1x=\"b\", k8s_ns=\"dev\"} 1\n"
+            "{k8s_ns=\"prod\"} 1\n");
+}
+
+}  // namespace
+}  // namespace lode::logql

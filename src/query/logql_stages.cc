@@ -177,6 +177,30 @@ void AppendSanitized(std::string* to, std::string_view key) {
 
 // Appends (name, value), or replaces the value of the pair of that name
 // appended since index `first`: the later value wins, as Loki's Set.
+// Whether AppendSanitized(key) into an empty string would equal `name`,
+// without building it.
+bool SanitizesTo(std::string_view key, std::string_view name) {
+  key = TrimAsciiSpace(key);
+  if (key.empty()) return name.empty();
+  size_t j = 0;
+  if (IsDigit(key[0])) {
+    if (name.empty() || name[0] != '_') return false;
+    j = 1;
+  }
+  for (size_t i = 0; i < key.size(); ++j) {
+    if (j >= name.size()) return false;
+    const char c = key[i];
+    if (IsIdentChar(c)) {
+      if (name[j] != c) return false;
+      ++i;
+    } else {
+      if (name[j] != '_') return false;
+      i += CharLen(key, i);
+    }
+  }
+  return j == name.size();
+}
+
 void SetLabel(ExtractedLabels* out, size_t first, std::string_view name, std::string value) {
   for (size_t i = first; i < out->size(); ++i) {
     if ((*out)[i].first == name) {
@@ -655,8 +679,7 @@ bool LogfmtExtractor::Extract(std::string_view line, ExtractedLabels* out) const
       return name;
     };
     for (const Wanted& w : wanted_) {
-      // A sanitized name is never longer than the key plus a leading '_'.
-      if (w.key == key || (w.key.size() <= key.size() + 1 && w.key == label_name())) {
+      if (w.key == key || SanitizesTo(key, w.key)) {
         match = &w;
         ++matches;
       }
@@ -690,7 +713,7 @@ bool LogfmtExtractor::Extract(std::string_view line, ExtractedLabels* out) const
       SetLabel(out, first, match->label, std::string(value));
     } else {
       for (const Wanted& w : wanted_) {
-        if (w.key == key || w.key == name) SetLabel(out, first, w.label, std::string(value));
+        if (w.key == key || SanitizesTo(key, w.key)) SetLabel(out, first, w.label, std::string(value));
       }
     }
   }

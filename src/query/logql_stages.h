@@ -5,10 +5,11 @@
 //
 // Each type is built once per query by a static Make() that validates its
 // argument (InvalidArgument with a message naming the problem), then used for
-// every line. The objects are immutable after Make(): copies are cheap (shared
-// or small state) and every const method may be called from several threads
-// at once. `line` arguments are only read during the call; nothing keeps a
-// view of them.
+// every line. The objects do not change after Make(): copies are cheap
+// (shared or small state) and const methods may be called from several
+// threads at once, except where a declaration says otherwise
+// (LogfmtExtractor::Extract). `line` arguments are only read during the
+// call; nothing keeps a view of them.
 //
 // Semantics follow Grafana Loki 2.9/3.x. Where this file knowingly differs
 // from Loki, the declaration says so.
