@@ -752,11 +752,22 @@ void PlanLineFilters(const LogQuery& q, ScanSpec* spec) {
   for (const PipelineStage& stage : q.stages) {
     if (std::holds_alternative<LineFormatStage>(stage)) break;
     const auto* lf = std::get_if<LineFilterStage>(&stage);
-    if (lf == nullptr || lf->values.size() != 1) continue;
+    if (lf == nullptr) continue;
+    if (lf->values.size() > 1) {
+      // `|= "a" or "b"`: at least one of them.
+      if (lf->op != LineFilterOp::kContains) continue;
+      bool all = true;
+      for (const auto& v : lf->values) all = all && !v.empty();
+      if (all) spec->required_any.push_back(lf->values);
+      continue;
+    }
     if (lf->op == LineFilterOp::kContains && !lf->values[0].empty()) {
       spec->required_substrings.push_back(lf->values[0]);
     } else if (lf->op == LineFilterOp::kMatch) {
       for (auto& lit : RequiredLiterals(lf->values[0])) spec->required_substrings.push_back(lit);
+      // `timeout|refused`: one literal per branch, at least one present.
+      std::vector<std::string> alternatives = AlternativeLiterals(lf->values[0]);
+      if (!alternatives.empty()) spec->required_any.push_back(std::move(alternatives));
     }
   }
 }

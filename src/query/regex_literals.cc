@@ -1,5 +1,7 @@
 #include "query/regex_literals.h"
 
+#include <algorithm>
+
 namespace lode {
 
 namespace {
@@ -117,6 +119,52 @@ std::vector<std::string> RequiredLiterals(std::string_view p, size_t min_len) {
     i = next - 1;
   }
   flush();
+  return out;
+}
+
+std::vector<std::string> AlternativeLiterals(std::string_view p, size_t min_len) {
+  // Split on the top-level `|`, outside groups and classes.
+  std::vector<std::string_view> branches;
+  int depth = 0;
+  size_t start = 0;
+  bool wrapped = !p.empty() && p.front() == '(' && !p.starts_with("(?");
+  for (size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\') {
+      ++i;
+    } else if (c == '[') {
+      size_t j = i + 1;
+      if (j < p.size() && p[j] == '^') ++j;
+      if (j < p.size() && p[j] == ']') ++j;
+      while (j < p.size() && p[j] != ']') j += p[j] == '\\' ? 2 : 1;
+      i = j;
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')') {
+      --depth;
+      // The first group closes before the end: the pattern is not one group.
+      if (depth == 0 && i + 1 != p.size()) wrapped = false;
+    } else if (c == '|' && depth == 0) {
+      branches.push_back(p.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  if (branches.empty()) {
+    // `(a|b)` as the whole pattern: look inside the group.
+    if (wrapped && p.size() >= 2 && p.back() == ')') {
+      return AlternativeLiterals(p.substr(1, p.size() - 2), min_len);
+    }
+    return {};
+  }
+  branches.push_back(p.substr(start));
+  std::vector<std::string> out;
+  for (std::string_view b : branches) {
+    std::vector<std::string> lits = RequiredLiterals(b, min_len);
+    if (lits.empty()) return {};  // this branch can match without a known literal
+    out.push_back(*std::max_element(lits.begin(), lits.end(), [](const auto& x, const auto& y) {
+      return x.size() < y.size();
+    }));
+  }
   return out;
 }
 

@@ -17,4 +17,10 @@ namespace lode {
 // could lack.
 std::vector<std::string> RequiredLiterals(std::string_view pattern, size_t min_len = 3);
 
+// For a pattern that is an alternation at the top (`timeout|refused`, or the
+// same wrapped in one group): one literal per branch such that every match
+// contains at least one of them. Empty when some branch has no required
+// literal (or the pattern is no alternation): then this gives no prefilter.
+std::vector<std::string> AlternativeLiterals(std::string_view pattern, size_t min_len = 3);
+
 }  // namespace lode

@@ -62,4 +62,21 @@ TEST(RequiredLiteralsTest, NeverClaimsWhatAMatchLacks) {
 }
 
 }  // namespace
+TEST(AlternativeLiteralsTest, OneLiteralPerBranchOrNothing) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(AlternativeLiterals("timeout|refused"), (V{"timeout", "refused"}));
+  EXPECT_EQ(AlternativeLiterals("(timeout|connection refused)"), (V{"timeout", "connection refused"}));
+  EXPECT_EQ(AlternativeLiterals("status=5\\d\\d|panic: .*"), (V{"status=5", "panic: "}));
+  EXPECT_EQ(AlternativeLiterals("a|timeout"), V{});         // "a" is too short to look up
+  EXPECT_EQ(AlternativeLiterals("timeout|.*"), V{});        // a branch matches anything
+  EXPECT_EQ(AlternativeLiterals("(?i)timeout|refused"), V{}); // flags: no literal is exact
+  EXPECT_EQ(AlternativeLiterals("timeout"), V{});           // no alternation: RequiredLiterals' job
+  EXPECT_EQ(AlternativeLiterals("(foo)|(bar)x"), V{});      // groups are not looked into
+  EXPECT_EQ(AlternativeLiterals("x(a|b)yzw"), V{});         // alternation inside a group only
+  EXPECT_EQ(AlternativeLiterals("[|]abc|def"), V{});  // conservative: a '|' in a class
+  EXPECT_EQ(AlternativeLiterals("GET /a|POST /b|PUT /c"), (V{"GET /a", "POST /b", "PUT /c"}));
+  EXPECT_EQ(AlternativeLiterals("abc\\|def"), V{});         // an escaped bar is a literal
+}
+
 }  // namespace lode
+

@@ -21,6 +21,13 @@ bool ScanSpec::Matches(const Record& r) const {
   for (const auto& sub : required_substrings) {
     if (std::string_view(r.message).find(sub) == std::string_view::npos) return false;
   }
+  for (const auto& group : required_any) {
+    bool any = false;
+    for (const auto& sub : group) {
+      any = any || std::string_view(r.message).find(sub) != std::string_view::npos;
+    }
+    if (!any && !group.empty()) return false;
+  }
   return true;
 }
 

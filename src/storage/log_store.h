@@ -55,6 +55,10 @@ struct ScanSpec {
   // filter or the literals every match of a regex has. Stores use them with
   // their text indexes to skip blocks that cannot match.
   std::vector<std::string> required_substrings;
+  // Groups of byte strings of which the message must contain at least one
+  // each (`|= "a" or "b"`, the branches of `timeout|refused`); indexes may skip
+  // blocks lacking every string of a group.
+  std::vector<std::vector<std::string>> required_any;
   // Also read archived (cold) data.
   bool include_archive = false;
   // The record fields the visitor reads (ScanColumns); the others may be left

@@ -4,6 +4,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <array>
 #include <atomic>
 #include <bit>
@@ -1324,24 +1325,51 @@ std::vector<uint32_t> Segment::CandidateBlocks(const ScanSpec& spec) const {
   }
 
   // Every trigram of every required substring (lower-cased, like the index) must be present.
-  std::vector<uint32_t> trigrams;
-  for (const std::string& sub : spec.required_substrings) {
-    if (sub.size() < 3) continue;
+  auto trigrams_of = [](const std::string& sub, std::vector<uint32_t>* out) {
+    if (sub.size() < 3) return;
     uint32_t t = (uint32_t{kLower[static_cast<uint8_t>(sub[0])]} << 8) |
                  kLower[static_cast<uint8_t>(sub[1])];
     for (size_t j = 2; j < sub.size(); ++j) {
       t = ((t << 8) | kLower[static_cast<uint8_t>(sub[j])]) & 0xFFFFFF;
-      trigrams.push_back(t);
+      out->push_back(t);
     }
-  }
-  std::sort(trigrams.begin(), trigrams.end());
-  trigrams.erase(std::unique(trigrams.begin(), trigrams.end()), trigrams.end());
-  for (uint32_t t : trigrams) {
+  };
+  // Keeps in *c the blocks holding every trigram; false when one is absent
+  // from the whole segment (then nothing can match).
+  auto intersect = [&](std::vector<uint32_t> trigrams, std::vector<uint32_t>* c) {
+    std::sort(trigrams.begin(), trigrams.end());
+    trigrams.erase(std::unique(trigrams.begin(), trigrams.end()), trigrams.end());
+    for (uint32_t t : trigrams) {
+      if (c->empty()) break;
+      auto it = std::lower_bound(index_->trigrams.begin(), index_->trigrams.end(), t);
+      if (it == index_->trigrams.end() || *it != t) {
+        c->clear();
+        return;
+      }
+      IntersectPosting(index_->TextPosting(static_cast<size_t>(it - index_->trigrams.begin())),
+                       static_cast<uint32_t>(blocks_.size()), c);
+    }
+  };
+  std::vector<uint32_t> trigrams;
+  for (const std::string& sub : spec.required_substrings) trigrams_of(sub, &trigrams);
+  intersect(std::move(trigrams), &cands);
+  // A group keeps the blocks that may hold at least one of its strings. A
+  // string too short for a trigram could be anywhere: the group prunes nothing.
+  for (const auto& group : spec.required_any) {
     if (cands.empty()) break;
-    auto it = std::lower_bound(index_->trigrams.begin(), index_->trigrams.end(), t);
-    if (it == index_->trigrams.end() || *it != t) return {};
-    IntersectPosting(index_->TextPosting(static_cast<size_t>(it - index_->trigrams.begin())),
-                     static_cast<uint32_t>(blocks_.size()), &cands);
+    bool prunes = !group.empty();
+    for (const std::string& sub : group) prunes = prunes && sub.size() >= 3;
+    if (!prunes) continue;
+    std::vector<uint32_t> either;
+    for (const std::string& sub : group) {
+      std::vector<uint32_t> c = cands, t;
+      trigrams_of(sub, &t);
+      intersect(std::move(t), &c);
+      std::vector<uint32_t> merged;
+      std::set_union(either.begin(), either.end(), c.begin(), c.end(), std::back_inserter(merged));
+      either = std::move(merged);
+    }
+    cands = std::move(either);
   }
   return cands;
 }
@@ -1684,7 +1712,7 @@ Status Segment::Scan(const ScanSpec& spec, const RecordVisitor& visit, uint32_t 
   uint32_t cols = columns & kColAll;
   if (!spec.instances.empty()) cols |= kColInstance;
   if (!spec.sources.empty()) cols |= kColSource;
-  if (!spec.required_substrings.empty()) cols |= kColMessage;
+  if (!spec.required_substrings.empty() || !spec.required_any.empty()) cols |= kColMessage;
   std::vector<uint8_t> instance_ok;
   if (!spec.instances.empty()) {
     instance_ok.assign(instances_.size(), 0);
@@ -1698,6 +1726,7 @@ Status Segment::Scan(const ScanSpec& spec, const RecordVisitor& visit, uint32_t 
   Record r;
   std::vector<uint8_t> selected;
   std::vector<uint8_t> hits;
+  std::vector<uint8_t> any_hits;
   if (spec.stats != nullptr) spec.stats->segments.fetch_add(1, std::memory_order_relaxed);
   for (uint32_t b : cands) {
     if (spec.cancelled()) return ScanCancelled();
@@ -1716,12 +1745,21 @@ Status Segment::Scan(const ScanSpec& spec, const RecordVisitor& visit, uint32_t 
     if (lo >= hi) continue;
     // Substrings are searched in the block's messages as a whole; only rows with a hit for every
     // substring are turned into records.
-    const bool text = !spec.required_substrings.empty();
+    const bool text = !spec.required_substrings.empty() || !spec.required_any.empty();
     if (text) {
       selected.assign(hi - lo, 1);
       for (const std::string& sub : spec.required_substrings) {
         FindSubstring(d, lo, hi, sub, &hits);
         for (size_t i = 0; i < selected.size(); ++i) selected[i] &= hits[i];
+      }
+      for (const auto& group : spec.required_any) {
+        if (group.empty()) continue;
+        any_hits.assign(hi - lo, 0);
+        for (const std::string& sub : group) {
+          FindSubstring(d, lo, hi, sub, &hits);
+          for (size_t i = 0; i < any_hits.size(); ++i) any_hits[i] |= hits[i];
+        }
+        for (size_t i = 0; i < selected.size(); ++i) selected[i] &= any_hits[i];
       }
     }
     for (size_t row = lo; row < hi; ++row) {

@@ -705,8 +705,8 @@ Status SegmentStore::CountSegments(const std::vector<SegmentPtr>& segments, cons
     return true;
   };
   // Message and instance conditions need the rows themselves.
-  const bool rows_only = !spec.required_substrings.empty() || !spec.instances.empty() ||
-                         !spec.sources.empty();
+  const bool rows_only = !spec.required_substrings.empty() || !spec.required_any.empty() ||
+                         !spec.instances.empty() || !spec.sources.empty();
   std::vector<int64_t> times;
   std::string levels;
   std::vector<uint64_t> cells;
@@ -873,7 +873,7 @@ Status SegmentStore::LabelValues(const ScanSpec& spec, std::string_view name,
   // Segments answer from their dictionaries and block statistics when the
   // spec selects nothing finer than time and service; otherwise from rows.
   const bool rows = !spec.instances.empty() || !spec.sources.empty() ||
-                    !spec.required_substrings.empty();
+                    !spec.required_substrings.empty() || !spec.required_any.empty();
   for (const auto* list : {&view->segments, &view->archived}) {
     if (list == &view->archived && !spec.include_archive) continue;
     for (const auto& seg : *list) {

@@ -405,6 +405,20 @@ TEST(SegmentTest, CandidateBlocksAndScanMatchBruteForce) {
       }
     }
 
+    // Groups of alternatives: at least one string of each group.
+    for (size_t g = below(3) == 0 ? 1 + below(2) : 0; g > 0; --g) {
+      std::vector<std::string> group;
+      for (size_t k = 1 + below(3); k > 0; --k) {
+        const std::string& m = sorted[below(sorted.size())].message;
+        if (below(4) == 0 || m.empty()) {
+          group.push_back(below(2) == 0 ? "absent-needle" : "ab");
+        } else {
+          group.push_back(m.substr(below(m.size()), 1 + below(8)));
+        }
+      }
+      spec.required_any.push_back(std::move(group));
+    }
+
     std::vector<Record> want;
     std::set<uint32_t> want_blocks;
     for (size_t i = 0; i < sorted.size(); ++i) {
@@ -423,7 +437,7 @@ TEST(SegmentTest, CandidateBlocksAndScanMatchBruteForce) {
     const uint32_t columns = below(2) == 0 ? kColAll : static_cast<uint32_t>(below(64));
     uint32_t filled = columns;
     if (!spec.instances.empty()) filled |= kColInstance;
-    if (!spec.required_substrings.empty()) filled |= kColMessage;
+    if (!spec.required_substrings.empty() || !spec.required_any.empty()) filled |= kColMessage;
     for (Record& r : want) r = Project(r, filled);
     std::vector<Record> got;
     ASSERT_TRUE(seg->Scan(
