@@ -395,6 +395,17 @@ void LokiApi::Register() {
                  });
 }
 
+Result<logql::QueryParams> LokiApi::MetadataParams(const HttpRequest& req, const QueryParams& p,
+                                                   const RequestContext& ctx,
+                                                   int64_t lookback_ns) const {
+  logql::QueryParams qp;
+  LODE_ASSIGN_OR_RETURN(qp.tenant, TenantOf(req));
+  qp.cancel = ctx.cancelled.get();
+  LODE_RETURN_IF_ERROR(
+      RangeParams(p, options_.clock->NowNanos(), &qp.start_ns, &qp.end_ns, lookback_ns));
+  return qp;
+}
+
 asio::awaitable<HttpResponse> LokiApi::Query(HttpRequest& req, const RequestContext& ctx,
                                              bool range) {
   const QueryParams p = RequestParams(req);
@@ -446,12 +457,8 @@ asio::awaitable<HttpResponse> LokiApi::Query(HttpRequest& req, const RequestCont
 
 asio::awaitable<HttpResponse> LokiApi::Labels(HttpRequest& req) {
   const QueryParams p = RequestParams(req);
-  auto tenant = TenantOf(req);
-  if (!tenant.ok()) co_return TextError(req, tenant.status());
-  logql::QueryParams qp;
-  qp.tenant = *tenant;
-  Status st = RangeParams(p, options_.clock->NowNanos(), &qp.start_ns, &qp.end_ns, 6 * kHour);
-  if (!st.ok()) co_return TextError(req, st);
+  auto qp = MetadataParams(req, p, RequestContext{}, 6 * kHour);
+  if (!qp.ok()) co_return TextError(req, qp.status());
   std::optional<LogQuery> selector;
   if (auto q = p.Get("query"); q && !q->empty()) {
     auto s = ParseSelector(*q);
@@ -459,7 +466,7 @@ asio::awaitable<HttpResponse> LokiApi::Labels(HttpRequest& req) {
     selector = std::move(*s);
   }
   auto names = co_await server_->RunBlocking([this, &selector, &qp] {
-    return engine_->LabelNames(selector ? &*selector : nullptr, qp);
+    return engine_->LabelNames(selector ? &*selector : nullptr, *qp);
   });
   if (!names.ok()) co_return TextError(req, names.status());
   std::string data;
@@ -481,12 +488,8 @@ asio::awaitable<HttpResponse> LokiApi::LabelValues(HttpRequest& req) {
   const std::string name = QueryParams::Decode(
       path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size()));
   const QueryParams p = RequestParams(req);
-  auto tenant = TenantOf(req);
-  if (!tenant.ok()) co_return TextError(req, tenant.status());
-  logql::QueryParams qp;
-  qp.tenant = *tenant;
-  Status st = RangeParams(p, options_.clock->NowNanos(), &qp.start_ns, &qp.end_ns, 6 * kHour);
-  if (!st.ok()) co_return TextError(req, st);
+  auto qp = MetadataParams(req, p, RequestContext{}, 6 * kHour);
+  if (!qp.ok()) co_return TextError(req, qp.status());
   std::optional<LogQuery> selector;
   if (auto q = p.Get("query"); q && !q->empty()) {
     auto s = ParseSelector(*q);
@@ -494,7 +497,7 @@ asio::awaitable<HttpResponse> LokiApi::LabelValues(HttpRequest& req) {
     selector = std::move(*s);
   }
   auto values = co_await server_->RunBlocking([this, &name, &selector, &qp] {
-    return engine_->LabelValues(name, selector ? &*selector : nullptr, qp);
+    return engine_->LabelValues(name, selector ? &*selector : nullptr, *qp);
   });
   if (!values.ok()) co_return TextError(req, values.status());
   std::string data;
@@ -507,13 +510,8 @@ asio::awaitable<HttpResponse> LokiApi::LabelValues(HttpRequest& req) {
 
 asio::awaitable<HttpResponse> LokiApi::Series(HttpRequest& req, const RequestContext& ctx) {
   const QueryParams p = RequestParams(req);
-  auto tenant = TenantOf(req);
-  if (!tenant.ok()) co_return TextError(req, tenant.status());
-  logql::QueryParams qp;
-  qp.tenant = *tenant;
-  qp.cancel = ctx.cancelled.get();
-  Status st = RangeParams(p, options_.clock->NowNanos(), &qp.start_ns, &qp.end_ns);
-  if (!st.ok()) co_return TextError(req, st);
+  auto qp = MetadataParams(req, p, ctx, kHour);
+  if (!qp.ok()) co_return TextError(req, qp.status());
   std::vector<LogQuery> selectors;
   for (std::string_view m : p.GetAll("match[]")) {
     auto s = ParseSelector(m);
@@ -526,7 +524,7 @@ asio::awaitable<HttpResponse> LokiApi::Series(HttpRequest& req, const RequestCon
     selectors.push_back(std::move(*s));
   }
   auto series = co_await server_->RunBlocking(
-      [this, &selectors, &qp] { return engine_->Series(selectors, qp); });
+      [this, &selectors, &qp] { return engine_->Series(selectors, *qp); });
   if (!series.ok()) co_return TextError(req, series.status());
   std::string data;
   JsonWriter w(&data);
@@ -538,13 +536,8 @@ asio::awaitable<HttpResponse> LokiApi::Series(HttpRequest& req, const RequestCon
 
 asio::awaitable<HttpResponse> LokiApi::IndexStats(HttpRequest& req, const RequestContext& ctx) {
   const QueryParams p = RequestParams(req);
-  auto tenant = TenantOf(req);
-  if (!tenant.ok()) co_return TextError(req, tenant.status());
-  logql::QueryParams qp;
-  qp.tenant = *tenant;
-  qp.cancel = ctx.cancelled.get();
-  Status st = RangeParams(p, options_.clock->NowNanos(), &qp.start_ns, &qp.end_ns);
-  if (!st.ok()) co_return TextError(req, st);
+  auto qp = MetadataParams(req, p, ctx, kHour);
+  if (!qp.ok()) co_return TextError(req, qp.status());
   LogQuery selector;
   if (auto q = p.Get("query"); q && !q->empty()) {
     auto s = ParseSelector(*q);
@@ -552,7 +545,7 @@ asio::awaitable<HttpResponse> LokiApi::IndexStats(HttpRequest& req, const Reques
     selector = std::move(*s);
   }
   auto stats = co_await server_->RunBlocking(
-      [this, &selector, &qp] { return engine_->Stats(selector, qp); });
+      [this, &selector, &qp] { return engine_->Stats(selector, *qp); });
   if (!stats.ok()) co_return TextError(req, stats.status());
   std::string body;
   JsonWriter w(&body);

@@ -24,6 +24,7 @@
 #include "query/logql_engine.h"
 #include "query/tail.h"
 #include "server/http_server.h"
+#include "server/query_params.h"
 
 namespace lode {
 
@@ -54,6 +55,10 @@ class LokiApi {
   boost::asio::awaitable<HttpResponse> IndexStats(HttpRequest& req, const RequestContext& ctx);
   boost::asio::awaitable<HttpResponse> Push(HttpRequest& req);
   boost::asio::awaitable<void> Tail(HttpRequest& req, WebSocket& ws);
+  // Tenant, time range (start/end/since, `lookback_ns` back by default) and
+  // cancellation of the metadata endpoints.
+  Result<logql::QueryParams> MetadataParams(const HttpRequest& req, const QueryParams& p,
+                                            const RequestContext& ctx, int64_t lookback_ns) const;
 
   HttpServer* server_;
   Bus* bus_;
