@@ -917,34 +917,6 @@ const std::vector<FuncSpec>& Functions() {
          std::transform(s.begin(), s.end(), s.begin(), AsciiUpper);
          return Value::Str(std::move(s));
        }},
-      {"Trim", 2, 2,
-       [](Args& a, const CallContext&) -> Result<Value> {
-         return Value::Str(std::string(TrimSet(Render(a[0]), Render(a[1]))));
-       }},
-      {"TrimLeft", 2, 2,
-       [](Args& a, const CallContext&) -> Result<Value> {
-         return Value::Str(std::string(TrimLeftSet(Render(a[0]), Render(a[1]))));
-       }},
-      {"TrimRight", 2, 2,
-       [](Args& a, const CallContext&) -> Result<Value> {
-         return Value::Str(std::string(TrimRightSet(Render(a[0]), Render(a[1]))));
-       }},
-      {"TrimPrefix", 2, 2,
-       [](Args& a, const CallContext&) -> Result<Value> {
-         std::string s = TakeText(a[0]);
-         std::string p = Render(a[1]);
-         return Value::Str(s.starts_with(p) ? s.substr(p.size()) : s);
-       }},
-      {"TrimSuffix", 2, 2,
-       [](Args& a, const CallContext&) -> Result<Value> {
-         std::string s = TakeText(a[0]);
-         std::string p = Render(a[1]);
-         return Value::Str(s.ends_with(p) ? s.substr(0, s.size() - p.size()) : s);
-       }},
-      {"TrimSpace", 1, 1,
-       [](Args& a, const CallContext&) -> Result<Value> {
-         return Value::Str(std::string(TrimAsciiSpace(Render(a[0]))));
-       }},
       {"indent", 2, 2,
        [](Args& a, const CallContext&) -> Result<Value> {
          LODE_INT(n, a[0]);
@@ -1359,6 +1331,39 @@ const std::vector<FuncSpec>& Functions() {
   return kFunctions;
 }
 
+// Go's strings functions (Loki's older names) take the subject first; they
+// are Sprig's with the two arguments swapped.
+constexpr std::pair<std::string_view, std::string_view> kSwapped[] = {
+    {"Trim", "trimAll"},          {"TrimLeft", "trimLeft"},     {"TrimRight", "trimRight"},
+    {"TrimPrefix", "trimPrefix"}, {"TrimSuffix", "trimSuffix"},
+};
+
+FuncImpl SprigImpl(std::string_view name) {
+  for (const FuncSpec& f : Functions()) {
+    if (f.name == name) return f.impl;
+  }
+  return nullptr;
+}
+
+template <size_t I>
+Result<Value> Swapped(Args& a, const CallContext& c) {
+  static const FuncImpl impl = SprigImpl(kSwapped[I].second);
+  std::swap(a[0], a[1]);
+  return impl(a, c);
+}
+
+const std::vector<FuncSpec>& GoStringsFunctions() {
+  static const std::vector<FuncSpec> kAliases = {
+      {kSwapped[0].first, 2, 2, Swapped<0>},
+      {kSwapped[1].first, 2, 2, Swapped<1>},
+      {kSwapped[2].first, 2, 2, Swapped<2>},
+      {kSwapped[3].first, 2, 2, Swapped<3>},
+      {kSwapped[4].first, 2, 2, Swapped<4>},
+      {"TrimSpace", 1, 1, SprigImpl("trimSpace")},
+  };
+  return kAliases;
+}
+
 #undef LODE_INT
 #undef LODE_FLOAT
 
@@ -1420,8 +1425,10 @@ std::string GoQuote(std::string_view s) {
 }
 
 const FuncSpec* FindFunction(std::string_view name) {
-  for (const FuncSpec& f : Functions()) {
-    if (f.name == name) return &f;
+  for (const auto* table : {&Functions(), &GoStringsFunctions()}) {
+    for (const FuncSpec& f : *table) {
+      if (f.name == name) return &f;
+    }
   }
   return nullptr;
 }
