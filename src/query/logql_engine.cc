@@ -858,8 +858,6 @@ class Evaluation {
     }
     return st;
   }
-  bool failed() const { return !error_.ok(); }
-  Status& error() { return error_; }
 
   void FillStats(QueryStatistics* s) const {
     s->segments = scan_stats_.segments.load();
@@ -914,7 +912,6 @@ class Evaluation {
   int64_t deadline_ns_ = 0;
   size_t steps_ = 1;
   std::atomic<bool> timed_out_{false};
-  Status error_;
   ScanStats scan_stats_;
 };
 
