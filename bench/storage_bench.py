@@ -141,6 +141,9 @@ DAY_START = "2024-11-14T00:00:00Z"
 DAY_END = "2024-11-15T00:00:00Z"
 SUBSTRINGS = ["onnection res", "eadline exc", "ool exhau"]
 REGEX = r"status=5\d\d latency_ms=\d{4}"
+# The logfmt fields the pipeline questions read, for ClickHouse's extract().
+LATENCY_RE = r" latency_ms=(\d+)"
+STATUS_RE = r" status=(\d+)"
 
 
 def sql_str(s):
@@ -397,18 +400,27 @@ def cmd_queries(a):
                            '| latency_ms > 5000 [1d]))'),
                      loki_groups("service")),
             "ClickHouse": ("SELECT service, count() FROM logs WHERE "
-                           "toUInt64OrZero(extract(message, ' latency_ms=(\\d+)')) > 5000 "
+                           f"toUInt64OrZero(extract(message, {sql_str(LATENCY_RE)})) > 5000 "
                            "GROUP BY service", ch_groups),
         }),
-        ("Li", "LogQL `sum by (service) (count_over_time({service=~\"checkout|payments\"} "
-         "|= \"status=5\" | logfmt | __error__=\"\" | status >= 500 [1h]))`, " + hour_text, None, {
+        ("Li", "LogQL `sum by (service) (count_over_time({} | regexp \" latency_ms=(?P<latency>\\\\d+)\" "
+         "| latency > 5000 [1d]))`", None, {
+            "Lode": (query('sum by (service) (count_over_time({} | regexp " latency_ms=(?P<latency>\\\\d+)" '
+                           '| latency > 5000 [1d]))'),
+                     loki_groups("service")),
+            "ClickHouse": ("SELECT service, count() FROM logs WHERE "
+                           f"toUInt64OrZero(extract(message, {sql_str(LATENCY_RE)})) > 5000 "
+                           "GROUP BY service", ch_groups),
+        }),
+        ("Lj", "LogQL `sum by (service) (count_over_time({service=~\"checkout|payments\"} "
+         "|= \"status=5\" | regexp \" status=(?P<code>\\\\d+)\" | code >= 500 [1h]))`, " + hour_text, None, {
             "Lode": (query('sum by (service) (count_over_time({service=~"checkout|payments"} '
-                           '|= "status=5" | logfmt | __error__="" | status >= 500 [1h]))',
+                           '|= "status=5" | regexp " status=(?P<code>\\\\d+)" | code >= 500 [1h]))',
                            hour_end_ns),
                      loki_groups("service")),
             "ClickHouse": ("SELECT service, count() FROM logs WHERE service IN ('checkout', 'payments') "
                            f"AND {ch_range} AND position(message, 'status=5') > 0 AND "
-                           "toUInt32OrZero(extract(message, ' status=(\\d+)')) >= 500 "
+                           f"toUInt32OrZero(extract(message, {sql_str(STATUS_RE)})) >= 500 "
                            "GROUP BY service", ch_groups),
         }),
     ]
@@ -429,7 +441,7 @@ def cmd_queries(a):
         ref = values["ClickHouse"]
         agree = True
         for name, v in values.items():
-            if name == "ClickHouse" or v == ref:
+            if name == "ClickHouse" or v == ref or qid in BY_DESIGN:
                 continue
             agree = False
             extra = ""
@@ -483,7 +495,14 @@ def mb(n):
 
 
 GROUP_WORDS = {"b": "levels", "c": "services", "d": "minutes", "Lb": "levels", "Lc": "services",
-               "Lg": "services", "Lh": "services", "Li": "services"}
+               "Lg": "services", "Lh": "services", "Li": "services", "Lj": "services"}
+# Questions whose answers differ from the SQL's by design (reported, not warned about).
+BY_DESIGN = {
+    "Lh": "Lode, like Loki, drops lines go-logfmt rejects (an unquoted `=` inside a value, as in "
+          "`path=/search?q=desk&page=7`) with `__error__=\"\"`, and reads `latency_ms` also from "
+          "records that carried it as a JSON field (an attribute); the SQL reads the message text only. "
+          "(Li asks the same with `| regexp` and must agree.)",
+}
 
 
 def cmd_report(a):
@@ -528,9 +547,14 @@ def cmd_report(a):
             counts += f" ({g} {GROUP_WORDS.get(q['id'], 'groups')})"
         if not q["agree"]:
             counts += " **disagree**"
+        if q["id"] in BY_DESIGN:
+            counts += " (differ by design, see below)"
         w(f"| ({q['id']}) {q['text']} | {pp('Lode')} | {ch} | {pp('rg')} | {ratio:.2f}× | "
           f"{target} | {counts} |")
     w("")
+    for qid, why in BY_DESIGN.items():
+        w(f"({qid}) {why}")
+        w("")
     w("| figure | Lode | ClickHouse | zstd -3 | zstd -19 --long=27 -T2 |")
     w("|---|---|---|---|---|")
     ch_load = num("ch_load_s")
