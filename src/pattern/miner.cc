@@ -1,0 +1,131 @@
+#include "pattern/miner.h"
+
+#include <algorithm>
+
+namespace lode {
+
+namespace {
+
+constexpr std::string_view kWild = "<*>";
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// A word with a short version number (ssh2, SOCKS5, utf8, IPv4) is a word.
+bool IsVersionedWord(std::string_view tok) {
+  size_t i = 0;
+  while (i < tok.size() && IsAlpha(tok[i])) ++i;
+  const size_t digits = tok.size() - i;
+  return i >= 2 && digits >= 1 && digits <= 2 && std::all_of(tok.begin() + static_cast<ptrdiff_t>(i), tok.end(), IsDigit);
+}
+
+// A token is a value when it holds a digit: counts, ids, addresses, times,
+// sizes and durations all do, while the words of a message rarely do. A
+// `key=value` token keeps its key (`host:port` does not: the host varies).
+// Day and month names are parts of dates, so values.
+bool IsDateWord(std::string_view tok) {
+  static constexpr std::string_view kWords[] = {
+      "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  if (tok.size() != 3) return false;
+  return std::find(std::begin(kWords), std::end(kWords), tok) != std::end(kWords);
+}
+
+std::string Mask(std::string_view tok) {
+  if (IsDateWord(tok)) return std::string(kWild);
+  if (std::none_of(tok.begin(), tok.end(), IsDigit) || IsVersionedWord(tok)) {
+    return std::string(tok);
+  }
+  size_t key_end = 0;
+  while (key_end < tok.size() && (IsAlpha(tok[key_end]) || tok[key_end] == '_' ||
+                                  tok[key_end] == '.' || tok[key_end] == '-')) {
+    ++key_end;
+  }
+  if (key_end > 0 && key_end < tok.size() && tok[key_end] == '=') {
+    std::string out(tok.substr(0, key_end + 1));
+    out += kWild;
+    return out;
+  }
+  return std::string(kWild);
+}
+
+}  // namespace
+
+PatternMiner::PatternMiner(const Options& options) : options_(options) {}
+
+std::vector<std::string> PatternMiner::MaskedTokens(std::string_view message) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < message.size()) {
+    while (i < message.size() && IsSpace(message[i])) ++i;
+    const size_t start = i;
+    while (i < message.size() && !IsSpace(message[i])) ++i;
+    if (i > start) out.push_back(Mask(message.substr(start, i - start)));
+  }
+  return out;
+}
+
+// The share of positions holding a constant (in the template or the message)
+// where both have the same constant: variables on both sides say nothing.
+double PatternMiner::Similarity(const Entry& e, const std::vector<std::string>& tokens) const {
+  if (e.tokens.size() != tokens.size()) return 0;
+  // A constant facing a variable counts half: the variable may just have
+  // held a value without digits there ("()" against "(10.1.2.3)").
+  double same = 0, weight = 0;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const bool a = e.tokens[i] == kWild, b = tokens[i] == kWild;
+    if (a && b) continue;
+    weight += a || b ? 0.5 : 1.0;
+    if (e.tokens[i] == tokens[i]) same += 1;
+  }
+  if (weight == 0) return 1;
+  return same / weight;
+}
+
+uint32_t PatternMiner::Add(std::string_view message) {
+  std::vector<std::string> tokens = MaskedTokens(message);
+  std::string key = std::to_string(tokens.size());
+  for (int i = 0; i < options_.prefix_tokens && static_cast<size_t>(i) < tokens.size(); ++i) {
+    key.push_back('\x1f');
+    key += tokens[static_cast<size_t>(i)];
+  }
+  std::vector<uint32_t>& leaf = leaves_[key];
+  uint32_t best = UINT32_MAX;
+  double best_sim = -1;
+  size_t best_wild = 0;
+  for (uint32_t id : leaf) {
+    const Entry& e = templates_[id];
+    const double sim = Similarity(e, tokens);
+    const size_t wild = static_cast<size_t>(std::count(e.tokens.begin(), e.tokens.end(), kWild));
+    if (sim > best_sim || (sim == best_sim && wild > best_wild)) {
+      best = id;
+      best_sim = sim;
+      best_wild = wild;
+    }
+  }
+  const bool full = leaf.size() >= options_.max_templates_per_leaf;
+  if (best != UINT32_MAX && (best_sim >= options_.similarity || full)) {
+    Entry& e = templates_[best];
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      if (e.tokens[i] != tokens[i]) e.tokens[i] = kWild;
+    }
+    ++e.count;
+    return best;
+  }
+  const auto id = static_cast<uint32_t>(templates_.size());
+  templates_.push_back(Entry{std::move(tokens), 1});
+  leaf.push_back(id);
+  return id;
+}
+
+std::string PatternMiner::Template(uint32_t id) const {
+  std::string out;
+  for (const std::string& t : templates_.at(id).tokens) {
+    if (!out.empty()) out.push_back(' ');
+    out += t;
+  }
+  return out;
+}
+
+}  // namespace lode

@@ -1,0 +1,173 @@
+#include "pattern/miner.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+namespace lode {
+namespace {
+
+TEST(PatternMinerTest, MasksValuesAndKeepsKeys) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(PatternMiner::MaskedTokens("took 250ms for blk_-123 from 10.0.0.1:22"),
+            (V{"took", "<*>", "for", "<*>", "from", "<*>"}));
+  EXPECT_EQ(PatternMiner::MaskedTokens("status=500 latency_ms=12 path=/api user=bob"),
+            (V{"status=<*>", "latency_ms=<*>", "path=/api", "user=bob"}));
+  EXPECT_EQ(PatternMiner::MaskedTokens("  id 0x1f2e  uuid 3f2c9a1e-aaaa-4bbb-8ccc-0123456789ab "),
+            (V{"id", "<*>", "uuid", "<*>"}));
+  EXPECT_EQ(PatternMiner::MaskedTokens(""), V{});
+}
+
+TEST(PatternMinerTest, GroupsMessagesOfOneTemplateAndKeepsTheId) {
+  PatternMiner m;
+  const uint32_t a = m.Add("Accepted password for root from 1.2.3.4 port 22 ssh2");
+  const uint32_t b = m.Add("Accepted password for admin from 5.6.7.8 port 4022 ssh2");
+  const uint32_t c = m.Add("Connection closed by 1.2.3.4 [preauth]");
+  const uint32_t d = m.Add("Accepted password for guest from 9.9.9.9 port 1 ssh2");
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a, d);
+  EXPECT_NE(a, c);
+  EXPECT_EQ(m.Template(a), "Accepted password for <*> from <*> port <*> ssh2");
+  EXPECT_EQ(m.Template(c), "Connection closed by <*> [preauth]");
+  EXPECT_EQ(m.size(), 2u);
+}
+
+TEST(PatternMinerTest, DifferentConstantsStayApart) {
+  PatternMiner m;
+  const uint32_t open = m.Add("proxy.example.com:5070 open through proxy p.example.com:5070 HTTPS");
+  const uint32_t close = m.Add("proxy.example.com:5070 close, 403 bytes sent, 426 bytes received");
+  const uint32_t failed = m.Add("proxy.example.com:5070 error : Could not connect to proxy");
+  EXPECT_NE(open, close);
+  EXPECT_NE(open, failed);
+  // "... HTTPS" and "... SOCKS5" share 3 of 4 constants: below the threshold.
+  const uint32_t socks = m.Add("host.example.com:80 open through proxy p.example.com:5070 SOCKS5");
+  EXPECT_NE(open, socks);
+}
+
+TEST(PatternMinerTest, DatesAreValues) {
+  PatternMiner m;
+  const uint32_t a = m.Add("connection from 1.2.3.4 () at Sun Jul 17 15:04:14 2005");
+  const uint32_t b = m.Add("connection from 5.6.7.8 (h-5-6-7-8.example) at Mon Jun 20 01:02:03 2005");
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(m.Template(a), "connection from <*> <*> at <*> <*> <*> <*> <*>");
+}
+
+// ---------------------------------------------------------------------------
+// Grouping accuracy on the LogHub 2k samples (loghub2 ground truth), as the
+// LogHub benchmark scores it: a line is right when the set of lines sharing
+// its mined template equals the set sharing its true template. The figures
+// are printed; the test only guards against a broken miner.
+
+std::vector<std::string> SplitCsvRow(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        cur.push_back('"');
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        cur.push_back(c);
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      out.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  out.push_back(std::move(cur));
+  return out;
+}
+
+double GroupingAccuracy(const std::vector<uint32_t>& mined, const std::vector<std::string>& truth) {
+  std::map<uint32_t, std::set<size_t>> by_mined;
+  std::map<std::string, std::set<size_t>> by_truth;
+  for (size_t i = 0; i < mined.size(); ++i) {
+    by_mined[mined[i]].insert(i);
+    by_truth[truth[i]].insert(i);
+  }
+  size_t right = 0;
+  for (size_t i = 0; i < mined.size(); ++i) {
+    if (by_mined[mined[i]] == by_truth[truth[i]]) ++right;
+  }
+  return static_cast<double>(right) / static_cast<double>(mined.size());
+}
+
+TEST(PatternMinerLogHubTest, GroupingAccuracy) {
+  const std::filesystem::path root = std::filesystem::path(LODE_SHARED_DATA_DIR) / "loghub";
+  if (!std::filesystem::exists(root)) {
+    GTEST_SKIP() << "no " << root << ": the LogHub samples live in ../shared/data";
+  }
+  // Drain's published grouping accuracy on Loghub-2k (corrected ground truth).
+  const std::vector<std::pair<std::string, double>> systems = {
+      {"HDFS", 0.998},  {"Apache", 1.000}, {"OpenSSH", 0.789},   {"Zookeeper", 0.967},
+      {"Spark", 0.922}, {"Linux", 0.690},  {"Proxifier", 0.526}, {"HealthApp", 0.780}};
+  const std::map<std::string, double> floors = {
+      {"HDFS", 0.997},  {"Apache", 0.999}, {"OpenSSH", 0.939}, {"Zookeeper", 0.988},
+      {"Spark", 0.923}, {"Linux", 0.692},  {"Proxifier", 0.525}, {"HealthApp", 0.999}};
+  double sum = 0;
+  for (const auto& [system, drain] : systems) {
+    std::ifstream in(root / system / "loghub2" / (system + "_2k.log_structured_corrected.csv"));
+    ASSERT_TRUE(in) << system;
+    std::string line;
+    std::getline(in, line);
+    const std::vector<std::string> header = SplitCsvRow(line);
+    const auto col = [&](std::string_view name) {
+      return static_cast<size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+    };
+    const size_t content = col("Content"), event = col("EventTemplate");
+    PatternMiner miner;
+    std::vector<uint32_t> mined;
+    std::vector<std::string> truth;
+    while (std::getline(in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      const std::vector<std::string> row = SplitCsvRow(line);
+      ASSERT_GT(row.size(), std::max(content, event)) << system << ": " << line;
+      mined.push_back(miner.Add(row[content]));
+      truth.push_back(row[event]);
+    }
+    const double ga = GroupingAccuracy(mined, truth);
+    if (const char* debug = std::getenv("LODE_PATTERN_DEBUG"); debug != nullptr && system == debug) {
+      // Which true templates were split, and which mined ones merged several.
+      std::map<std::string, std::map<uint32_t, size_t>> split;
+      std::map<uint32_t, std::map<std::string, size_t>> merged;
+      for (size_t i = 0; i < mined.size(); ++i) {
+        ++split[truth[i]][mined[i]];
+        ++merged[mined[i]][truth[i]];
+      }
+      for (const auto& [t, ids] : split) {
+        if (ids.size() < 2) continue;
+        std::printf("SPLIT %s\n", t.c_str());
+        for (const auto& [id, n] : ids) std::printf("   %zu x %s\n", n, miner.Template(id).c_str());
+      }
+      for (const auto& [id, ts] : merged) {
+        if (ts.size() < 2) continue;
+        std::printf("MERGED %s\n", miner.Template(id).c_str());
+        for (const auto& [t, n] : ts) std::printf("   %zu x %s\n", n, t.c_str());
+      }
+    }
+    sum += ga;
+    std::printf("[ patterns ] %-10s GA %.4f (Drain %.3f) %s, %zu templates\n", system.c_str(), ga,
+                drain, ga > drain ? "above Drain" : ga == drain ? "as Drain" : "below Drain",
+                miner.size());
+    // A ratchet, not a goal: the accuracy this miner reached when the
+    // threshold was chosen (issue 5's goal is above Drain everywhere).
+    EXPECT_GE(ga, floors.at(system)) << system;
+  }
+  std::printf("[ patterns ] mean GA %.3f (Drain %.3f)\n", sum / static_cast<double>(systems.size()),
+              (0.998 + 1.0 + 0.789 + 0.967 + 0.922 + 0.690 + 0.526 + 0.780) / 8);
+}
+
+}  // namespace
+}  // namespace lode
