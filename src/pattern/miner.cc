@@ -83,6 +83,52 @@ double PatternMiner::Similarity(const Entry& e, const std::vector<std::string>& 
   return same / weight;
 }
 
+// Similarity of token lists of different lengths: their longest common
+// subsequence of tokens, where unmatched values cost nothing and an unmatched
+// constant next to a value costs half (a unit or a note beside a value that
+// comes and goes: "(1.08 KB)", "<1 sec").
+double PatternMiner::AlignedSimilarity(const std::vector<std::string>& a,
+                                       const std::vector<std::string>& b) {
+  const size_t n = a.size(), m = b.size();
+  std::vector<std::vector<uint16_t>> lcs(n + 1, std::vector<uint16_t>(m + 1, 0));
+  for (size_t i = n; i-- > 0;) {
+    for (size_t j = m; j-- > 0;) {
+      lcs[i][j] = a[i] == b[j] ? static_cast<uint16_t>(lcs[i + 1][j + 1] + 1)
+                               : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+    }
+  }
+  std::vector<uint8_t> in_a(n, 0), in_b(m, 0);
+  for (size_t i = 0, j = 0; i < n && j < m;) {
+    if (a[i] == b[j]) {
+      in_a[i++] = in_b[j++] = 1;
+    } else if (lcs[i + 1][j] >= lcs[i][j + 1]) {
+      ++i;
+    } else {
+      ++j;
+    }
+  }
+  constexpr double kFar = 100;  // an unmatched constant away from any value
+  double matched = 0, cost = 0;
+  auto unmatched = [&](const std::vector<std::string>& t, const std::vector<uint8_t>& in) {
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (t[i] == kWild) continue;
+      if (in[i]) {
+        matched += 1;
+        continue;
+      }
+      const bool near_value = (i > 0 && t[i - 1] == kWild) || (i + 1 < t.size() && t[i + 1] == kWild);
+      cost += near_value ? 0.5 : kFar;
+    }
+  };
+  unmatched(a, in_a);
+  unmatched(b, in_b);
+  // Only a little may differ, and only beside values: a different word
+  // elsewhere ("Failed password for invalid user") is a different message.
+  if (cost > 1.0) return 0;
+  if (matched + cost == 0) return 1;
+  return matched / (matched + cost);
+}
+
 uint32_t PatternMiner::Add(std::string_view message) {
   std::vector<std::string> tokens = MaskedTokens(message);
   std::string key = std::to_string(tokens.size());
@@ -111,12 +157,55 @@ uint32_t PatternMiner::Add(std::string_view message) {
       if (e.tokens[i] != tokens[i]) e.tokens[i] = kWild;
     }
     ++e.count;
-    return best;
+    return Canonical(best);
+  }
+  // No template of this length fits: one of another length with the same
+  // first tokens may, when they align.
+  std::string family;
+  for (int i = 0; i < options_.prefix_tokens && static_cast<size_t>(i) < tokens.size(); ++i) {
+    family += tokens[static_cast<size_t>(i)];
+    family.push_back('\x1f');
+  }
+  std::vector<uint32_t>& relatives = families_[family];
+  uint32_t aligned = UINT32_MAX;
+  double aligned_sim = -1;
+  std::vector<uint32_t> fits;
+  for (uint32_t other : relatives) {
+    if (templates_[other].tokens.size() == tokens.size()) continue;
+    const double sim = AlignedSimilarity(templates_[other].tokens, tokens);
+    if (sim < options_.similarity) continue;
+    fits.push_back(other);
+    if (sim > aligned_sim) {
+      aligned = other;
+      aligned_sim = sim;
+    }
+  }
+  if (aligned != UINT32_MAX) {
+    // A message that fits several shows they are one template: join them.
+    for (uint32_t other : fits) Union(aligned, other);
+    ++templates_[aligned].count;
+    return Canonical(aligned);
   }
   const auto id = static_cast<uint32_t>(templates_.size());
   templates_.push_back(Entry{std::move(tokens), 1});
+  parent_.push_back(id);
   leaf.push_back(id);
+  relatives.push_back(id);
   return id;
+}
+
+uint32_t PatternMiner::Canonical(uint32_t id) const {
+  while (parent_[id] != id) id = parent_[id];
+  return id;
+}
+
+void PatternMiner::Union(uint32_t a, uint32_t b) {
+  a = Canonical(a);
+  b = Canonical(b);
+  if (a == b) return;
+  // The older template (smaller id) stays the canonical one.
+  if (b < a) std::swap(a, b);
+  parent_[b] = a;
 }
 
 std::string PatternMiner::Template(uint32_t id) const {

@@ -44,6 +44,11 @@ class PatternMiner {
   // Mines `message`; returns the id (dense, from 0) of its template.
   uint32_t Add(std::string_view message);
 
+  // Templates found to be one (a message fitting several) are joined; an id
+  // handed out earlier then stands for the joined template, whose canonical
+  // id (the oldest) this returns. Ids stay valid forever.
+  uint32_t Canonical(uint32_t id) const;
+
   // The template of `id` with `<*>` for variables, tokens joined by spaces.
   std::string Template(uint32_t id) const;
   size_t size() const { return templates_.size(); }
@@ -57,11 +62,17 @@ class PatternMiner {
     uint64_t count = 0;
   };
   double Similarity(const Entry& e, const std::vector<std::string>& tokens) const;
+  void Union(uint32_t a, uint32_t b);
+  static double AlignedSimilarity(const std::vector<std::string>& a,
+                                  const std::vector<std::string>& b);
 
   Options options_;
   std::vector<Entry> templates_;
+  std::vector<uint32_t> parent_;  // union-find over template ids
   // Tree leaves: key (token count + leading constant tokens) -> template ids.
   std::unordered_map<std::string, std::vector<uint32_t>> leaves_;
+  // Templates by their leading tokens alone, across lengths.
+  std::unordered_map<std::string, std::vector<uint32_t>> families_;
 };
 
 }  // namespace lode

@@ -48,6 +48,24 @@ TEST(PatternMinerTest, DifferentConstantsStayApart) {
   EXPECT_NE(open, socks);
 }
 
+TEST(PatternMinerTest, ValuesSpanningVaryingTokensAlign) {
+  PatternMiner m;
+  // The same message with optional notes beside its values.
+  const uint32_t a = m.Add("h:1 close, 403 bytes (1.08 KB) sent, 426 bytes (2.1 KB) received, lifetime <1 sec");
+  const uint32_t b = m.Add("h:2 close, 403 bytes sent, 426 bytes received, lifetime 00:02");
+  const uint32_t c = m.Add("h:3 close, 403 bytes (1.08 KB) sent, 426 bytes received, lifetime 00:02");
+  EXPECT_EQ(m.Canonical(a), m.Canonical(b));  // joined once c fitted both
+  EXPECT_EQ(m.Canonical(c), m.Canonical(a));
+  // A different word away from any value is a different message.
+  const uint32_t d = m.Add("Failed password for root from 1.2.3.4 port 22 ssh2");
+  const uint32_t e = m.Add("Failed password for invalid user bob from 1.2.3.4 port 22 ssh2");
+  EXPECT_NE(m.Canonical(d), m.Canonical(e));
+  // Labels around values are not notes: HDFS's two "Received block" lines differ.
+  const uint32_t f = m.Add("Received block blk_1 of size 67108864 from /10.250.10.6");
+  const uint32_t g = m.Add("Received block blk_2 src: /10.0.0.1:5 dest: /10.0.0.2:6 of size 91178");
+  EXPECT_NE(m.Canonical(f), m.Canonical(g));
+}
+
 TEST(PatternMinerTest, DatesAreValues) {
   PatternMiner m;
   const uint32_t a = m.Add("connection from 1.2.3.4 () at Sun Jul 17 15:04:14 2005");
@@ -114,8 +132,8 @@ TEST(PatternMinerLogHubTest, GroupingAccuracy) {
       {"HDFS", 0.998},  {"Apache", 1.000}, {"OpenSSH", 0.789},   {"Zookeeper", 0.967},
       {"Spark", 0.922}, {"Linux", 0.690},  {"Proxifier", 0.526}, {"HealthApp", 0.780}};
   const std::map<std::string, double> floors = {
-      {"HDFS", 0.997},  {"Apache", 0.999}, {"OpenSSH", 0.939}, {"Zookeeper", 0.988},
-      {"Spark", 0.923}, {"Linux", 0.692},  {"Proxifier", 0.525}, {"HealthApp", 0.999}};
+      {"HDFS", 0.999},  {"Apache", 0.999}, {"OpenSSH", 0.939}, {"Zookeeper", 0.988},
+      {"Spark", 0.924}, {"Linux", 0.691},  {"Proxifier", 0.999}, {"HealthApp", 0.997}};
   double sum = 0;
   for (const auto& [system, drain] : systems) {
     std::ifstream in(root / system / "loghub2" / (system + "_2k.log_structured_corrected.csv"));
@@ -137,6 +155,7 @@ TEST(PatternMinerLogHubTest, GroupingAccuracy) {
       mined.push_back(miner.Add(row[content]));
       truth.push_back(row[event]);
     }
+    for (uint32_t& id : mined) id = miner.Canonical(id);  // as queries will read them
     const double ga = GroupingAccuracy(mined, truth);
     if (const char* debug = std::getenv("LODE_PATTERN_DEBUG"); debug != nullptr && system == debug) {
       // Which true templates were split, and which mined ones merged several.
