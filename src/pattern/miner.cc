@@ -32,10 +32,15 @@ bool IsDateWord(std::string_view tok) {
   return std::find(std::begin(kWords), std::end(kWords), tok) != std::end(kWords);
 }
 
-std::string Mask(std::string_view tok) {
-  if (IsDateWord(tok)) return std::string(kWild);
+// Writes the masked form of `tok` into *out (reusing its buffer).
+void MaskInto(std::string_view tok, std::string* out) {
+  if (IsDateWord(tok)) {
+    out->assign(kWild);
+    return;
+  }
   if (std::none_of(tok.begin(), tok.end(), IsDigit) || IsVersionedWord(tok)) {
-    return std::string(tok);
+    out->assign(tok);
+    return;
   }
   size_t key_end = 0;
   while (key_end < tok.size() && (IsAlpha(tok[key_end]) || tok[key_end] == '_' ||
@@ -43,11 +48,26 @@ std::string Mask(std::string_view tok) {
     ++key_end;
   }
   if (key_end > 0 && key_end < tok.size() && tok[key_end] == '=') {
-    std::string out(tok.substr(0, key_end + 1));
-    out += kWild;
-    return out;
+    out->assign(tok.substr(0, key_end + 1));
+    out->append(kWild);
+    return;
   }
-  return std::string(kWild);
+  out->assign(kWild);
+}
+
+// Splits `message` on whitespace into masked tokens, reusing *out's strings;
+// returns the token count (entries past it are stale).
+size_t Tokenize(std::string_view message, std::vector<std::string>* out) {
+  size_t n = 0, i = 0;
+  while (i < message.size()) {
+    while (i < message.size() && IsSpace(message[i])) ++i;
+    const size_t start = i;
+    while (i < message.size() && !IsSpace(message[i])) ++i;
+    if (i == start) continue;
+    if (n == out->size()) out->emplace_back();
+    MaskInto(message.substr(start, i - start), &(*out)[n++]);
+  }
+  return n;
 }
 
 }  // namespace
@@ -56,13 +76,7 @@ PatternMiner::PatternMiner(const Options& options) : options_(options) {}
 
 std::vector<std::string> PatternMiner::MaskedTokens(std::string_view message) {
   std::vector<std::string> out;
-  size_t i = 0;
-  while (i < message.size()) {
-    while (i < message.size() && IsSpace(message[i])) ++i;
-    const size_t start = i;
-    while (i < message.size() && !IsSpace(message[i])) ++i;
-    if (i > start) out.push_back(Mask(message.substr(start, i - start)));
-  }
+  out.resize(Tokenize(message, &out));
   return out;
 }
 
@@ -130,8 +144,12 @@ double PatternMiner::AlignedSimilarity(const std::vector<std::string>& a,
 }
 
 uint32_t PatternMiner::Add(std::string_view message) {
-  std::vector<std::string> tokens = MaskedTokens(message);
-  std::string key = std::to_string(tokens.size());
+  // Scratch buffers keep their capacity between messages: a message that
+  // joins a template allocates nothing.
+  std::vector<std::string>& tokens = scratch_tokens_;
+  tokens.resize(Tokenize(message, &tokens));
+  std::string& key = scratch_key_;
+  key = std::to_string(tokens.size());
   for (int i = 0; i < options_.prefix_tokens && static_cast<size_t>(i) < tokens.size(); ++i) {
     key.push_back('\x1f');
     key += tokens[static_cast<size_t>(i)];
@@ -143,7 +161,7 @@ uint32_t PatternMiner::Add(std::string_view message) {
   for (uint32_t id : leaf) {
     const Entry& e = templates_[id];
     const double sim = Similarity(e, tokens);
-    const size_t wild = static_cast<size_t>(std::count(e.tokens.begin(), e.tokens.end(), kWild));
+    const size_t wild = e.wildcards;
     if (sim > best_sim || (sim == best_sim && wild > best_wild)) {
       best = id;
       best_sim = sim;
@@ -154,7 +172,10 @@ uint32_t PatternMiner::Add(std::string_view message) {
   if (best != UINT32_MAX && (best_sim >= options_.similarity || full)) {
     Entry& e = templates_[best];
     for (size_t i = 0; i < tokens.size(); ++i) {
-      if (e.tokens[i] != tokens[i]) e.tokens[i] = kWild;
+      if (e.tokens[i] != tokens[i] && e.tokens[i] != kWild) {
+        e.tokens[i] = kWild;
+        ++e.wildcards;
+      }
     }
     ++e.count;
     return Canonical(best);
@@ -187,7 +208,7 @@ uint32_t PatternMiner::Add(std::string_view message) {
     return Canonical(aligned);
   }
   const auto id = static_cast<uint32_t>(templates_.size());
-  templates_.push_back(Entry{std::move(tokens), 1});
+  templates_.push_back(Entry{tokens, 1, static_cast<size_t>(std::count(tokens.begin(), tokens.end(), kWild))});
   parent_.push_back(id);
   leaf.push_back(id);
   relatives.push_back(id);

@@ -60,6 +60,7 @@ class PatternMiner {
   struct Entry {
     std::vector<std::string> tokens;  // "<*>" for variables
     uint64_t count = 0;
+    size_t wildcards = 0;  // of tokens
   };
   double Similarity(const Entry& e, const std::vector<std::string>& tokens) const;
   void Union(uint32_t a, uint32_t b);
@@ -69,6 +70,8 @@ class PatternMiner {
   Options options_;
   std::vector<Entry> templates_;
   std::vector<uint32_t> parent_;  // union-find over template ids
+  std::vector<std::string> scratch_tokens_;
+  std::string scratch_key_;
   // Tree leaves: key (token count + leading constant tokens) -> template ids.
   std::unordered_map<std::string, std::vector<uint32_t>> leaves_;
   // Templates by their leading tokens alone, across lengths.
