@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-
 #include <cstdio>
 #include <iostream>
 
@@ -145,8 +144,9 @@ Result<std::string> BuildQuery(const QueryFlags& f, bool* is_metric) {
   if (!query.empty()) out += " |= " + Quote(query);
   if (!f.regex.empty()) out += " |~ " + Quote(f.regex);
   if (!f.count_by.empty()) {
-    for (std::string_view by : {std::string_view("level"), std::string_view("service"),
-                                std::string_view("level,service"), std::string_view("service,level")}) {
+    for (std::string_view by :
+         {std::string_view("level"), std::string_view("service"), std::string_view("level,service"),
+          std::string_view("service,level")}) {
       if (f.count_by == by) {
         *is_metric = true;
         // The range is filled in by the caller (the step, or the whole span).
@@ -239,7 +239,8 @@ int PrintAnswer(const std::string& body, const QueryFlags& f) {
     for (simdjson::dom::element sample : result) {
       simdjson::dom::object metric;
       std::string_view value;
-      if (sample["metric"].get_object().get(metric) || sample["value"].at(1).get_string().get(value)) {
+      if (sample["metric"].get_object().get(metric) ||
+          sample["value"].at(1).get_string().get(value)) {
         continue;
       }
       std::printf("%-60s %.*s\n", labels_text(metric).c_str(), static_cast<int>(value.size()),
@@ -303,8 +304,8 @@ int RunQuery(const QueryFlags& f) {
   std::string target = f.instant ? "/loki/api/v1/query" : "/loki/api/v1/query_range";
   if (!f.count_by.empty()) {
     // --count-by: one count over the whole span, or per --step.
-    std::string range = f.step.empty() ? FormatDuration(std::max<int64_t>(end - start, 1'000'000'000))
-                                       : f.step;
+    std::string range =
+        f.step.empty() ? FormatDuration(std::max<int64_t>(end - start, 1'000'000'000)) : f.step;
     query.replace(query.find("$RANGE"), 6, range);
     if (f.step.empty()) target = "/loki/api/v1/query";
   }
@@ -343,12 +344,12 @@ int RunQuery(const QueryFlags& f) {
 
 void AddQueryCommand(CLI::App& app, int* exit_code) {
   auto f = std::make_shared<QueryFlags>();
-  CLI::App* cmd = app.add_subcommand(
-      "query",
-      "Query a Lode server with LogQL (or plain text).\n"
-      "  lode query '{service=\"checkout\"} |= \"timeout\"'\n"
-      "  lode query 'sum by (level) (rate({}[5m]))' --since 6h --step 5m\n"
-      "  lode query 'connection refused' --level error --since 15m");
+  CLI::App* cmd =
+      app.add_subcommand("query",
+                         "Query a Lode server with LogQL (or plain text).\n"
+                         "  lode query '{service=\"checkout\"} |= \"timeout\"'\n"
+                         "  lode query 'sum by (level) (rate({}[5m]))' --since 6h --step 5m\n"
+                         "  lode query 'connection refused' --level error --since 15m");
   cmd->add_option("query", f->text,
                   "LogQL query, or text the line must contain (then the filter flags apply)");
   cmd->add_option("--url", f->url, "Server address")->capture_default_str();
@@ -357,11 +358,13 @@ void AddQueryCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--to", f->to, "End time (default now)");
   cmd->add_option("--limit", f->limit, "Most log lines to show")->capture_default_str();
   cmd->add_flag("--forward", f->forward, "Oldest first (default newest first)");
-  cmd->add_option("--step", f->step, "Metric queries: evaluation step, e.g. 1m (default: range/250)");
+  cmd->add_option("--step", f->step,
+                  "Metric queries: evaluation step, e.g. 1m (default: range/250)");
   cmd->add_flag("--instant", f->instant, "Metric queries: evaluate once, at --to");
   cmd->add_option("--output,-o", f->output, "table, json or raw")->capture_default_str();
   cmd->add_option("--tenant", f->tenant, "X-Scope-OrgID to send");
-  cmd->add_option("--timeout", f->timeout_s, "Seconds to wait for the answer")->capture_default_str();
+  cmd->add_option("--timeout", f->timeout_s, "Seconds to wait for the answer")
+      ->capture_default_str();
   cmd->add_option("--level,-l", f->levels, "Without LogQL: level (repeatable)");
   cmd->add_option("--service,-s", f->services, "Without LogQL: service (repeatable)");
   cmd->add_option("--instance", f->instances, "Without LogQL: instance (repeatable)");

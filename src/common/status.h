@@ -48,14 +48,20 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message);
 
   static Status OK() { return Status(); }
-  static Status InvalidArgument(std::string msg) { return {StatusCode::kInvalidArgument, std::move(msg)}; }
+  static Status InvalidArgument(std::string msg) {
+    return {StatusCode::kInvalidArgument, std::move(msg)};
+  }
   static Status NotFound(std::string msg) { return {StatusCode::kNotFound, std::move(msg)}; }
-  static Status ResourceExhausted(std::string msg) { return {StatusCode::kResourceExhausted, std::move(msg)}; }
+  static Status ResourceExhausted(std::string msg) {
+    return {StatusCode::kResourceExhausted, std::move(msg)};
+  }
   static Status TooLarge(std::string msg) { return {StatusCode::kTooLarge, std::move(msg)}; }
   static Status Corruption(std::string msg) { return {StatusCode::kCorruption, std::move(msg)}; }
   static Status IOError(std::string msg) { return {StatusCode::kIOError, std::move(msg)}; }
   static Status Unavailable(std::string msg) { return {StatusCode::kUnavailable, std::move(msg)}; }
-  static Status DeadlineExceeded(std::string msg) { return {StatusCode::kDeadlineExceeded, std::move(msg)}; }
+  static Status DeadlineExceeded(std::string msg) {
+    return {StatusCode::kDeadlineExceeded, std::move(msg)};
+  }
   static Status Cancelled(std::string msg) { return {StatusCode::kCancelled, std::move(msg)}; }
   static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
   // An IOError naming `context` (usually a path) and strerror(errnum).
@@ -64,7 +70,9 @@ class [[nodiscard]] Status {
   bool ok() const { return rep_ == nullptr; }
   StatusCode code() const { return rep_ ? rep_->code : StatusCode::kOk; }
   // The message alone; empty when ok().
-  std::string_view message() const { return rep_ ? std::string_view(rep_->message) : std::string_view(); }
+  std::string_view message() const {
+    return rep_ ? std::string_view(rep_->message) : std::string_view();
+  }
   // "OK" or "<CodeName>: <message>".
   std::string ToString() const;
 
@@ -112,9 +120,9 @@ class [[nodiscard]] Result {
 }  // namespace lode
 
 // Returns from the enclosing function if `expr` (a Status) is not OK.
-#define LODE_RETURN_IF_ERROR(expr)            \
-  do {                                        \
-    ::lode::Status lode_status_ = (expr);     \
+#define LODE_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::lode::Status lode_status_ = (expr);        \
     if (!lode_status_.ok()) return lode_status_; \
   } while (0)
 
@@ -125,6 +133,6 @@ class [[nodiscard]] Result {
 #define LODE_ASSIGN_OR_RETURN(lhs, expr) \
   LODE_ASSIGN_OR_RETURN_IMPL_(LODE_CONCAT_(lode_result_, __LINE__), lhs, expr)
 #define LODE_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
-  auto tmp = (expr);                               \
-  if (!tmp.ok()) return tmp.status();              \
+  auto tmp = (expr);                                \
+  if (!tmp.ok()) return tmp.status();               \
   lhs = std::move(tmp).value()

@@ -8,16 +8,23 @@ namespace {
 
 constexpr std::string_view kWild = "<*>";
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool IsAlpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 // A word with a short version number (ssh2, SOCKS5, utf8, IPv4) is a word.
 bool IsVersionedWord(std::string_view tok) {
   size_t i = 0;
   while (i < tok.size() && IsAlpha(tok[i])) ++i;
   const size_t digits = tok.size() - i;
-  return i >= 2 && digits >= 1 && digits <= 2 && std::all_of(tok.begin() + static_cast<ptrdiff_t>(i), tok.end(), IsDigit);
+  return i >= 2 && digits >= 1 && digits <= 2 &&
+         std::all_of(tok.begin() + static_cast<ptrdiff_t>(i), tok.end(), IsDigit);
 }
 
 // A token is a value when it holds a digit: counts, ids, addresses, times,
@@ -25,9 +32,9 @@ bool IsVersionedWord(std::string_view tok) {
 // `key=value` token keeps its key (`host:port` does not: the host varies).
 // Day and month names are parts of dates, so values.
 bool IsDateWord(std::string_view tok) {
-  static constexpr std::string_view kWords[] = {
-      "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  static constexpr std::string_view kWords[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun",
+                                                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
+                                                "Aug", "Sep", "Oct", "Nov", "Dec"};
   if (tok.size() != 3) return false;
   return std::find(std::begin(kWords), std::end(kWords), tok) != std::end(kWords);
 }
@@ -130,7 +137,8 @@ double PatternMiner::AlignedSimilarity(const std::vector<std::string>& a,
         matched += 1;
         continue;
       }
-      const bool near_value = (i > 0 && t[i - 1] == kWild) || (i + 1 < t.size() && t[i + 1] == kWild);
+      const bool near_value =
+          (i > 0 && t[i - 1] == kWild) || (i + 1 < t.size() && t[i + 1] == kWild);
       cost += near_value ? 0.5 : kFar;
     }
   };
@@ -208,7 +216,8 @@ uint32_t PatternMiner::Add(std::string_view message) {
     return Canonical(aligned);
   }
   const auto id = static_cast<uint32_t>(templates_.size());
-  templates_.push_back(Entry{tokens, 1, static_cast<size_t>(std::count(tokens.begin(), tokens.end(), kWild))});
+  templates_.push_back(
+      Entry{tokens, 1, static_cast<size_t>(std::count(tokens.begin(), tokens.end(), kWild))});
   parent_.push_back(id);
   leaf.push_back(id);
   relatives.push_back(id);

@@ -51,9 +51,11 @@ TEST(PatternMinerTest, DifferentConstantsStayApart) {
 TEST(PatternMinerTest, ValuesSpanningVaryingTokensAlign) {
   PatternMiner m;
   // The same message with optional notes beside its values.
-  const uint32_t a = m.Add("h:1 close, 403 bytes (1.08 KB) sent, 426 bytes (2.1 KB) received, lifetime <1 sec");
+  const uint32_t a =
+      m.Add("h:1 close, 403 bytes (1.08 KB) sent, 426 bytes (2.1 KB) received, lifetime <1 sec");
   const uint32_t b = m.Add("h:2 close, 403 bytes sent, 426 bytes received, lifetime 00:02");
-  const uint32_t c = m.Add("h:3 close, 403 bytes (1.08 KB) sent, 426 bytes received, lifetime 00:02");
+  const uint32_t c =
+      m.Add("h:3 close, 403 bytes (1.08 KB) sent, 426 bytes received, lifetime 00:02");
   EXPECT_EQ(m.Canonical(a), m.Canonical(b));  // joined once c fitted both
   EXPECT_EQ(m.Canonical(c), m.Canonical(a));
   // A different word away from any value is a different message.
@@ -69,7 +71,8 @@ TEST(PatternMinerTest, ValuesSpanningVaryingTokensAlign) {
 TEST(PatternMinerTest, DatesAreValues) {
   PatternMiner m;
   const uint32_t a = m.Add("connection from 1.2.3.4 () at Sun Jul 17 15:04:14 2005");
-  const uint32_t b = m.Add("connection from 5.6.7.8 (h-5-6-7-8.example) at Mon Jun 20 01:02:03 2005");
+  const uint32_t b =
+      m.Add("connection from 5.6.7.8 (h-5-6-7-8.example) at Mon Jun 20 01:02:03 2005");
   EXPECT_EQ(a, b);
   EXPECT_EQ(m.Template(a), "connection from <*> <*> at <*> <*> <*> <*> <*>");
 }
@@ -132,7 +135,7 @@ TEST(PatternMinerLogHubTest, GroupingAccuracy) {
       {"HDFS", 0.998},  {"Apache", 1.000}, {"OpenSSH", 0.789},   {"Zookeeper", 0.967},
       {"Spark", 0.922}, {"Linux", 0.690},  {"Proxifier", 0.526}, {"HealthApp", 0.780}};
   const std::map<std::string, double> floors = {
-      {"HDFS", 0.999},  {"Apache", 0.999}, {"OpenSSH", 0.939}, {"Zookeeper", 0.988},
+      {"HDFS", 0.999},  {"Apache", 0.999}, {"OpenSSH", 0.939},   {"Zookeeper", 0.988},
       {"Spark", 0.924}, {"Linux", 0.691},  {"Proxifier", 0.999}, {"HealthApp", 0.997}};
   double sum = 0;
   for (const auto& [system, drain] : systems) {
@@ -157,7 +160,8 @@ TEST(PatternMinerLogHubTest, GroupingAccuracy) {
     }
     for (uint32_t& id : mined) id = miner.Canonical(id);  // as queries will read them
     const double ga = GroupingAccuracy(mined, truth);
-    if (const char* debug = std::getenv("LODE_PATTERN_DEBUG"); debug != nullptr && system == debug) {
+    if (const char* debug = std::getenv("LODE_PATTERN_DEBUG");
+        debug != nullptr && system == debug) {
       // Which true templates were split, and which mined ones merged several.
       std::map<std::string, std::map<uint32_t, size_t>> split;
       std::map<uint32_t, std::map<std::string, size_t>> merged;
@@ -178,7 +182,10 @@ TEST(PatternMinerLogHubTest, GroupingAccuracy) {
     }
     sum += ga;
     std::printf("[ patterns ] %-10s GA %.4f (Drain %.3f) %s, %zu templates\n", system.c_str(), ga,
-                drain, ga > drain ? "above Drain" : ga == drain ? "as Drain" : "below Drain",
+                drain,
+                ga > drain    ? "above Drain"
+                : ga == drain ? "as Drain"
+                              : "below Drain",
                 miner.size());
     // A ratchet, not a goal: the accuracy this miner reached when the
     // threshold was chosen (issue 5's goal is above Drain everywhere).

@@ -97,7 +97,6 @@ struct OpenBugs {
 };
 constexpr OpenBugs kOpenBugs;
 
-
 std::vector<Record> GenerateRecords(uint64_t seed, size_t n) {
   std::mt19937_64 rng(seed);
   auto below = [&](uint64_t k) { return k == 0 ? 0 : rng() % k; };
@@ -109,13 +108,14 @@ std::vector<Record> GenerateRecords(uint64_t seed, size_t n) {
   const std::vector<std::string> instances = {"host-1", "host-2", "host-3", ""};
   const std::vector<std::string> sources = {"http", "syslog", "file"};
   const std::vector<std::string> methods = {"GET", "POST", "PUT", "DELETE"};
-  const std::vector<std::string> statuses = {"200", "201", "204", "301", "400", "404", "500", "503"};
+  const std::vector<std::string> statuses = {"200", "201", "204", "301",
+                                             "400", "404", "500", "503"};
   const std::vector<std::string> paths = {"/a", "/b", "/api/users", "/health"};
   const std::vector<std::string> durs = {"250ms", "1.5s", "30ms", "2m", "120ms", "1s", "45ms"};
   const std::vector<std::string> sizes = {"10KB", "512B", "1.5MB", "3KiB", "100", "2kB"};
-  const std::vector<std::string> words = {"error", "timeout", "connection", "reset", "user",
-                                          "login", "failed", "cache", "miss", "GET", "retry",
-                                          "health", "ok", "db", "slow", "query", "a", "b"};
+  const std::vector<std::string> words = {
+      "error", "timeout", "connection", "reset", "user", "login", "failed", "cache", "miss",
+      "GET",   "retry",   "health",     "ok",    "db",   "slow",  "query",  "a",     "b"};
   const std::vector<std::string> namespaces = {"prod", "dev", "staging"};
 
   std::vector<Record> out;
@@ -188,7 +188,8 @@ std::vector<Record> GenerateRecords(uint64_t seed, size_t n) {
     }
     r.message = std::move(m);
     if (chance(40)) {
-      r.attributes.push_back({"trace_id", "t-" + std::to_string(below(16)) + std::to_string(i % 7)});
+      r.attributes.push_back(
+          {"trace_id", "t-" + std::to_string(below(16)) + std::to_string(i % 7)});
     }
     if (chance(30)) r.attributes.push_back({"k8s.namespace", pick(namespaces)});
     out.push_back(std::move(r));
@@ -201,7 +202,9 @@ std::vector<Record> GenerateRecords(uint64_t seed, size_t n) {
 
 using LabelMap = std::map<std::string, std::string>;
 
-Labels ToLabels(const LabelMap& m) { return Labels(m.begin(), m.end()); }
+Labels ToLabels(const LabelMap& m) {
+  return Labels(m.begin(), m.end());
+}
 
 bool HasLabel(const Labels& l, std::string_view name) {
   for (const auto& kv : l) {
@@ -295,7 +298,8 @@ class BruteForce {
     LODE_RETURN_IF_ERROR(Compile(q));
     std::vector<BfLine> out;
     for (const Record& r : *records_) {
-      if (r.tenant != p.tenant || r.timestamp_ns < p.start_ns || r.timestamp_ns >= p.end_ns) continue;
+      if (r.tenant != p.tenant || r.timestamp_ns < p.start_ns || r.timestamp_ns >= p.end_ns)
+        continue;
       LODE_ASSIGN_OR_RETURN(bool sel, SelectorMatches(q, r));
       if (!sel) continue;
       LineState s;
@@ -382,7 +386,8 @@ class BruteForce {
       } else if (const auto* f = std::get_if<LineFormatStage>(&st)) {
         LODE_ASSIGN_OR_RETURN(Template t, Template::Make(f->tmpl));
         c.tmpl.emplace(i, std::move(t));
-      } else if (std::holds_alternative<RegexpStage>(st) || std::holds_alternative<PatternStage>(st) ||
+      } else if (std::holds_alternative<RegexpStage>(st) ||
+                 std::holds_alternative<PatternStage>(st) ||
                  std::holds_alternative<LabelFormatStage>(st)) {
         return Status::Internal("the brute force does not implement this stage");
       }
@@ -563,7 +568,8 @@ class BruteForce {
             continue;
           }
           if (item.label == "__error_details__") {
-            if (SelectItemMatches(&regexes_, item, item.label, s->err_details)) s->err_details.clear();
+            if (SelectItemMatches(&regexes_, item, item.label, s->err_details))
+              s->err_details.clear();
             continue;
           }
           auto it = s->labels.find(item.label);
@@ -586,9 +592,10 @@ class BruteForce {
         // Loki (since 2.7, issue 6713): a line without the label, or with an
         // empty value, gives no sample and no error.
         if (v == nullptr || v->empty()) return false;
-        Result<double> x = uw->conversion == UnwrapConversion::kNone  ? ParseSampleValue(*v)
-                           : uw->conversion == UnwrapConversion::kBytes ? ParseBytes(*v)
-                                                                        : ParseGoDurationSeconds(*v);
+        Result<double> x = uw->conversion == UnwrapConversion::kNone ? ParseSampleValue(*v)
+                           : uw->conversion == UnwrapConversion::kBytes
+                               ? ParseBytes(*v)
+                               : ParseGoDurationSeconds(*v);
         if (!x.ok()) {
           s->err = "SampleExtractionErr";
           s->err_details = std::string(x.status().message());
@@ -651,7 +658,8 @@ class BruteForce {
     const double range_s = static_cast<double>(ra.range_ns) / 1e9;
     LabelMap absent_labels;
     for (const LabelMatcher& m : ra.query.matchers) {
-      if (m.op == MatchOp::kEq) absent_labels[m.name == "service_name" ? "service" : m.name] = m.value;
+      if (m.op == MatchOp::kEq)
+        absent_labels[m.name == "service_name" ? "service" : m.name] = m.value;
     }
     if (ra.op == RangeOp::kAbsentOverTime) {
       out.series[ToLabels(absent_labels)].assign(times_.size(), std::nullopt);
@@ -733,7 +741,8 @@ class BruteForce {
         const double lower = std::floor(rank);
         const double upper = std::min(lower + 1, n - 1);
         const double weight = rank - lower;
-        return v[static_cast<size_t>(lower)] * (1 - weight) + v[static_cast<size_t>(upper)] * weight;
+        return v[static_cast<size_t>(lower)] * (1 - weight) +
+               v[static_cast<size_t>(upper)] * weight;
       }
       case RangeOp::kFirstOverTime: {
         for (const auto& s : w) {
@@ -756,7 +765,8 @@ class BruteForce {
     Labels out;
     if (!g) return out;
     for (const auto& kv : in) {
-      const bool listed = std::find(g->labels.begin(), g->labels.end(), kv.first) != g->labels.end();
+      const bool listed =
+          std::find(g->labels.begin(), g->labels.end(), kv.first) != g->labels.end();
       if (listed != g->without) out.push_back(kv);
     }
     return out;
@@ -1036,7 +1046,8 @@ std::string ComparePoints(const std::vector<Point>& want, const std::vector<Poin
       if (w && g && want[i].t_ns == got[i].t_ns) continue;
       os << "; first difference at index " << i << ": want "
          << (w ? std::to_string(want[i].t_ns) + "=" + FormatSampleValue(want[i].value) : "-")
-         << " got " << (g ? std::to_string(got[i].t_ns) + "=" + FormatSampleValue(got[i].value) : "-");
+         << " got "
+         << (g ? std::to_string(got[i].t_ns) + "=" + FormatSampleValue(got[i].value) : "-");
       break;
     }
     return os.str();
@@ -1071,7 +1082,8 @@ std::string CompareMetric(const QueryResult& want, const QueryResult& got) {
       for (const Series& s : got.matrix) g[Normalize(s.labels)] = &s;
       if (got.matrix.size() != g.size()) return "duplicate series in the engine's matrix";
       for (size_t i = 1; i < got.matrix.size(); ++i) {
-        if (!(got.matrix[i - 1].labels < got.matrix[i].labels)) return "matrix not sorted by labels";
+        if (!(got.matrix[i - 1].labels < got.matrix[i].labels))
+          return "matrix not sorted by labels";
       }
       for (const auto& [labels, s] : w) {
         auto it = g.find(labels);
@@ -1106,7 +1118,8 @@ std::string CompareMetric(const QueryResult& want, const QueryResult& got) {
       }
       for (const auto& [labels, s] : g) {
         if (w.count(labels) == 0) {
-          return "unexpected sample " + LabelsToString(labels) + " = " + FormatSampleValue(s->value);
+          return "unexpected sample " + LabelsToString(labels) + " = " +
+                 FormatSampleValue(s->value);
         }
       }
       return "";
@@ -1123,15 +1136,14 @@ std::string ParamsToString(const QueryParams& p, bool metric) {
   if (metric) {
     os << " step=" << p.step_ns / 1e9 << "s" << (p.step_ns == 0 ? " (instant)" : "");
   } else {
-    os << " limit=" << p.limit << " direction="
-       << (p.direction == Direction::kBackward ? "backward" : "forward");
+    os << " limit=" << p.limit
+       << " direction=" << (p.direction == Direction::kBackward ? "backward" : "forward");
   }
   return os.str();
 }
 
 // ---------------------------------------------------------------------------
 // Random queries, as LogQL text.
-
 
 class QueryGen {
  public:
@@ -1166,25 +1178,41 @@ class QueryGen {
     return Pick({R"(|= "error")", R"(|= "timeout")", R"(!= "GET")", R"(|= "status=5")",
                  R"(|~ `status=[45]\d\d`)", R"(!~ "(?i)debug")", R"(|= "login" or "cache")",
                  R"(!= "health" or "metrics")", R"(|~ "user|cache")", R"(|= "\"status\":5")",
-                 R"(|= "latency_ms=1")", R"(|~ `^\{`)", R"(!~ `^\{`)", R"(|= "a")",
-                 R"(|~ "said")", R"(!= "zzz")"});
+                 R"(|= "latency_ms=1")", R"(|~ `^\{`)", R"(!~ `^\{`)", R"(|= "a")", R"(|~ "said")",
+                 R"(!= "zzz")"});
   }
 
   // One label filter atom; `parsed`: a parser ran before.
   std::string LabelAtom(bool parsed) {
-    std::vector<std::string> atoms = {
-        R"(service="api")", R"(level!="info")", R"(instance=~"host-[12]")",
-        R"(trace_id=~"t-1.*")", R"(k8s_namespace="prod")", R"(source!~"sys.*")",
-        R"(k8s_namespace="")", R"(level=~"error|warn")"};
+    std::vector<std::string> atoms = {R"(service="api")",         R"(level!="info")",
+                                      R"(instance=~"host-[12]")", R"(trace_id=~"t-1.*")",
+                                      R"(k8s_namespace="prod")",  R"(source!~"sys.*")",
+                                      R"(k8s_namespace="")",      R"(level=~"error|warn")"};
     if (parsed) {
-      const std::vector<std::string> more = {
-          R"(method="GET")", R"(method=~"P.*")", R"(status=~"5..")", R"(path!="/health")",
-          R"(status >= 500)", R"(status == 404)", R"(status != 200)", R"(latency_ms > 500)",
-          R"(latency_ms <= 100)", R"(latency_ms < 250.5)", R"(dur > 200ms)", R"(dur == 30ms)",
-          R"(dur <= 1s)", R"(size >= 10KB)", R"(size < 1MB)", R"(user_id == 7)",
-          R"(__error__="")", R"(__error__!="")", R"(__error__="JSONParserErr")",
-          R"(__error__=~"Logfmt.*")", R"(instance_extracted!="")", R"(level_extracted="warn")",
-          R"(service_extracted="zzz")", R"(latency_ms > 100 or status >= 500)"};
+      const std::vector<std::string> more = {R"(method="GET")",
+                                             R"(method=~"P.*")",
+                                             R"(status=~"5..")",
+                                             R"(path!="/health")",
+                                             R"(status >= 500)",
+                                             R"(status == 404)",
+                                             R"(status != 200)",
+                                             R"(latency_ms > 500)",
+                                             R"(latency_ms <= 100)",
+                                             R"(latency_ms < 250.5)",
+                                             R"(dur > 200ms)",
+                                             R"(dur == 30ms)",
+                                             R"(dur <= 1s)",
+                                             R"(size >= 10KB)",
+                                             R"(size < 1MB)",
+                                             R"(user_id == 7)",
+                                             R"(__error__="")",
+                                             R"(__error__!="")",
+                                             R"(__error__="JSONParserErr")",
+                                             R"(__error__=~"Logfmt.*")",
+                                             R"(instance_extracted!="")",
+                                             R"(level_extracted="warn")",
+                                             R"(service_extracted="zzz")",
+                                             R"(latency_ms > 100 or status >= 500)"};
       atoms.insert(atoms.end(), more.begin(), more.end());
     }
     return Pick(atoms);
@@ -1249,8 +1277,8 @@ class QueryGen {
                                         R"(| drop method=~"G.*", source)"};
       if (!kOpenBugs.drop_error_keeps_flag) forms.push_back("| drop __error__, __error_details__");
       if (!parsed || !kOpenBugs.keep_drops_errors) {
-        forms.insert(forms.end(), {"| keep service, level, method", R"(| keep level, status=~"5..")",
-                                   "| keep service"});
+        forms.insert(forms.end(), {"| keep service, level, method",
+                                   R"(| keep level, status=~"5..")", "| keep service"});
       }
       stages.push_back(Pick(forms));
     }
@@ -1285,8 +1313,9 @@ class QueryGen {
     Shape shape;
     std::string q = Selector() + Pipeline(&shape, true, true);
     const std::string unwrap =
-        shape.parser == 1 ? Pick({"latency_ms", "duration(dur)", "bytes(size)", "status"})
-                          : Pick({"latency_ms", "status", "user_id", "duration(dur)", "bytes(size)"});
+        shape.parser == 1
+            ? Pick({"latency_ms", "duration(dur)", "bytes(size)", "status"})
+            : Pick({"latency_ms", "status", "user_id", "duration(dur)", "bytes(size)"});
     q += " | unwrap " + unwrap;
     if (kOpenBugs.unwrap_missing_errors || Chance(85)) q += R"( | __error__="")";
     std::string op = Pick({"sum_over_time", "avg_over_time", "min_over_time", "max_over_time",
@@ -1300,9 +1329,11 @@ class QueryGen {
   }
 
   std::string Grouping() {
-    if (Chance(25)) return "without (" + Pick({"instance", "level, source", "path", "method"}) + ")";
+    if (Chance(25))
+      return "without (" + Pick({"instance", "level, source", "path", "method"}) + ")";
     return "by (" +
-           Pick({"service", "level", "service, level", "instance", "source", "method", "status", ""}) +
+           Pick({"service", "level", "service, level", "instance", "source", "method", "status",
+                 ""}) +
            ")";
   }
 
@@ -1324,14 +1355,15 @@ class QueryGen {
       q += " " + Pick({R"(|= "error")", R"(|= "timeout")", R"(|= "status=5")", R"(|= "a")",
                        R"(|= "latency_ms=1")", R"(|= "\"status\":5")"});
     }
-    const std::string inner =
-        Pick({"count_over_time", "rate"}) + "(" + q + RangeSuffix() + ")";
-    const std::string by = Pick({"", " by (level)", " by (service)", " by (service, level)",
-                                 " by (level, service)"});
+    const std::string inner = Pick({"count_over_time", "rate"}) + "(" + q + RangeSuffix() + ")";
+    const std::string by =
+        Pick({"", " by (level)", " by (service)", " by (service, level)", " by (level, service)"});
     return Chance(50) ? "sum" + by + " (" + inner + ")" : "sum(" + inner + ")" + by;
   }
 
-  std::string Scalar() { return Pick({"2", "0.5", "100", "(1 + 1)", "3", "-1", "5", "10", "0.01"}); }
+  std::string Scalar() {
+    return Pick({"2", "0.5", "100", "(1 + 1)", "3", "-1", "5", "10", "0.01"});
+  }
 
   std::string Binary(int depth) {
     const int kind = Int(0, 9);
@@ -1470,9 +1502,9 @@ class LogqlBruteForce : public ::testing::Test {
   // Runs `query` on both stores and the brute force; returns "" or what differs.
   // Counters of RunRandom.
   struct Counts {
-    int ambiguous = 0;          // first/last_over_time ties: only success/failure compared
-    int skipped_open_bug = 0;   // answers an open bug explains (OpenBugs)
-    int errors = 0;             // queries the engine refused
+    int ambiguous = 0;         // first/last_over_time ties: only success/failure compared
+    int skipped_open_bug = 0;  // answers an open bug explains (OpenBugs)
+    int errors = 0;            // queries the engine refused
   };
 
   static std::string Check(const std::string& query, const QueryParams& p, Counts* counts) {
@@ -1489,7 +1521,8 @@ class LogqlBruteForce : public ::testing::Test {
     if (!metric) {
       auto want = bf.RunLog(std::get<LogQuery>(*parsed), p);
       for (int i = 0; i < 2; ++i) {
-        if (want.ok() != got[i].ok() || (!want.ok() && want.status().code() != got[i].status().code())) {
+        if (want.ok() != got[i].ok() ||
+            (!want.ok() && want.status().code() != got[i].status().code())) {
           out += std::string("\n[") + store_name[i] + "] brute force: " + want.status().ToString() +
                  ", engine: " + got[i].status().ToString();
           continue;
@@ -1510,7 +1543,8 @@ class LogqlBruteForce : public ::testing::Test {
       return "";
     }
     for (int i = 0; i < 2; ++i) {
-      if (want.ok() != got[i].ok() || (!want.ok() && want.status().code() != got[i].status().code())) {
+      if (want.ok() != got[i].ok() ||
+          (!want.ok() && want.status().code() != got[i].status().code())) {
         out += std::string("\n[") + store_name[i] + "] brute force: " + want.status().ToString() +
                ", engine: " + got[i].status().ToString();
         continue;
@@ -1536,17 +1570,18 @@ class LogqlBruteForce : public ::testing::Test {
       const std::string diff = Check(q, p, &counts);
       if (!diff.empty()) {
         if (++failures <= 12) {
-          ADD_FAILURE() << "seed " << seed << ", query #" << i << ": " << q << "\n  params: "
-                        << ParamsToString(p, metric) << diff;
+          ADD_FAILURE() << "seed " << seed << ", query #" << i << ": " << q
+                        << "\n  params: " << ParamsToString(p, metric) << diff;
         }
       }
     }
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("[ LogqlBruteForce ] seed %llu: %d queries, %d disagreements, %d ambiguous "
-                "(first/last_over_time ties), %d skipped (open bug), %d errors, %.2fs\n",
-                static_cast<unsigned long long>(seed), n, failures, counts.ambiguous,
-                counts.skipped_open_bug, counts.errors, secs);
+    std::printf(
+        "[ LogqlBruteForce ] seed %llu: %d queries, %d disagreements, %d ambiguous "
+        "(first/last_over_time ties), %d skipped (open bug), %d errors, %.2fs\n",
+        static_cast<unsigned long long>(seed), n, failures, counts.ambiguous,
+        counts.skipped_open_bug, counts.errors, secs);
     // Mostly successful and compared queries, or the comparison says little.
     EXPECT_LT(counts.errors, n / 3) << "too many queries end in an error";
     EXPECT_LT(counts.ambiguous + counts.skipped_open_bug, n / 10) << "too few queries compared";
@@ -1593,23 +1628,28 @@ TEST_F(LogqlBruteForce, DataSanity) {
 }
 
 TEST_F(LogqlBruteForce, LogQueries) {
-  RunRandom(1001, 250, [](QueryGen& g) { return g.LogQueryText(); }, false);
+  RunRandom(
+      1001, 250, [](QueryGen& g) { return g.LogQueryText(); }, false);
 }
 
 TEST_F(LogqlBruteForce, RangeAggregations) {
-  RunRandom(2002, 250, [](QueryGen& g) { return g.RangeAggregation(); }, true);
+  RunRandom(
+      2002, 250, [](QueryGen& g) { return g.RangeAggregation(); }, true);
 }
 
 TEST_F(LogqlBruteForce, VectorAggregations) {
-  RunRandom(3003, 200, [](QueryGen& g) { return g.VectorAggregation(1); }, true);
+  RunRandom(
+      3003, 200, [](QueryGen& g) { return g.VectorAggregation(1); }, true);
 }
 
 TEST_F(LogqlBruteForce, BinaryOperators) {
-  RunRandom(4004, 200, [](QueryGen& g) { return g.Binary(1); }, true);
+  RunRandom(
+      4004, 200, [](QueryGen& g) { return g.Binary(1); }, true);
 }
 
 TEST_F(LogqlBruteForce, CountFastPath) {
-  RunRandom(6006, 150, [](QueryGen& g) { return g.CountQuery(); }, true);
+  RunRandom(
+      6006, 150, [](QueryGen& g) { return g.CountQuery(); }, true);
   // The form does take the fast path (on both stores).
   QueryGen gen(6006);
   int fast = 0;
@@ -1625,7 +1665,8 @@ TEST_F(LogqlBruteForce, CountFastPath) {
 }
 
 TEST_F(LogqlBruteForce, NestedMetricQueries) {
-  RunRandom(5005, 150, [](QueryGen& g) { return g.Metric(3); }, true);
+  RunRandom(
+      5005, 150, [](QueryGen& g) { return g.Metric(3); }, true);
 }
 
 // ---------------------------------------------------------------------------
@@ -1682,7 +1723,7 @@ class LogqlBruteForceRegression : public ::testing::Test {
 
   // The engine's answer and the brute force's, to check one expectation on both.
   std::vector<std::pair<std::string, Result<QueryResult>>> Answers(const std::string& query,
-                                                                  const QueryParams& p) {
+                                                                   const QueryParams& p) {
     std::vector<std::pair<std::string, Result<QueryResult>>> out;
     out.emplace_back("engine: " + query, Engine(query, p));
     out.emplace_back("brute force: " + query, BruteForceAnswer(query, p));
@@ -1729,7 +1770,7 @@ class LogqlBruteForceRegression : public ::testing::Test {
 // indexed label"). Lode also renames instance, service and source when the
 // record has none.
 TEST_F(LogqlBruteForceRegression, ExtractedLabelRenamedOnlyWhenStreamHasIt) {
-  Add(0, "api", "", "method=GET instance=host-9");       // no instance label
+  Add(0, "api", "", "method=GET instance=host-9");        // no instance label
   Add(1, "api", "host-1", "method=GET instance=host-9");  // has one
   for (const auto& [who, r] : Answers("{} | logfmt", LogParams())) {
     SCOPED_TRACE(who);
@@ -1760,7 +1801,8 @@ TEST_F(LogqlBruteForceRegression, KeepPreservesErrorLabels) {
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_EQ(LineLabels(*r).size(), 0u) << "the line with an error passed | __error__=\"\"";
   }
-  for (const auto& [who, r] : Answers("count_over_time({} | json | keep level [1m])", Instant(30))) {
+  for (const auto& [who, r] :
+       Answers("count_over_time({} | json | keep level [1m])", Instant(30))) {
     SCOPED_TRACE(who);
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << "expected a pipeline error";
   }

@@ -1,19 +1,18 @@
 #include "query/logql_engine.h"
 
+#include <fmt/format.h>
 #include <re2/re2.h>
 
 #include <algorithm>
 #include <chrono>
-#include <future>
 #include <cmath>
+#include <future>
 #include <limits>
 #include <map>
 #include <memory>
 #include <numeric>
 #include <set>
 #include <unordered_map>
-
-#include <fmt/format.h>
 
 #include "query/logql_parser.h"
 #include "query/logql_stages.h"
@@ -49,7 +48,8 @@ bool SanitizedEquals(std::string_view key, std::string_view name) {
   if (key.size() != name.size() - j) return false;
   for (; i < key.size(); ++i, ++j) {
     char c = key[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     if ((ok ? c : '_') != name[j]) return false;
   }
   return true;
@@ -304,7 +304,7 @@ struct CLabelFilter {
       case kNumeric: {
         const std::string* v = labels->Get(label);
         if (v == nullptr) return false;
-        Result<double> x = literal == LiteralKind::kNumber   ? ParseSampleValue(*v)
+        Result<double> x = literal == LiteralKind::kNumber  ? ParseSampleValue(*v)
                            : literal == LiteralKind::kBytes ? ParseBytes(*v)
                                                             : ParseGoDurationSeconds(*v);
         if (!x.ok()) {
@@ -339,8 +339,18 @@ struct CSelectItem {
 
 struct CStage {
   enum Kind {
-    kLineFilter, kJson, kLogfmt, kRegexp, kPattern, kLabelFilter, kLineFormat, kLabelFormat,
-    kDrop, kKeep, kUnwrap, kSelectorFilter,
+    kLineFilter,
+    kJson,
+    kLogfmt,
+    kRegexp,
+    kPattern,
+    kLabelFilter,
+    kLineFormat,
+    kLabelFormat,
+    kDrop,
+    kKeep,
+    kUnwrap,
+    kSelectorFilter,
   } kind;
   CLineFilter line_filter;
   std::optional<JsonExtractor> json;
@@ -662,8 +672,8 @@ class Pipeline {
 
 struct ScanPlan {
   ScanSpec spec;
-  bool empty = false;                    // the selector can match nothing
-  std::vector<LabelMatcher> residual;    // selector terms checked per line
+  bool empty = false;                  // the selector can match nothing
+  std::vector<LabelMatcher> residual;  // selector terms checked per line
 };
 
 Status PlanSelector(const LogStore& store, const LogQuery& q, ScanPlan* plan) {
@@ -777,14 +787,16 @@ uint32_t ColumnsFor(const LogQuery& q, bool needs_line) {
   bool line = needs_line;
   bool attrs = false;
   for (const PipelineStage& stage : q.stages) {
-    if (std::holds_alternative<LineFilterStage>(stage) || std::holds_alternative<JsonStage>(stage) ||
-        std::holds_alternative<LogfmtStage>(stage) || std::holds_alternative<RegexpStage>(stage) ||
-        std::holds_alternative<PatternStage>(stage) || std::holds_alternative<LineFormatStage>(stage)) {
+    if (std::holds_alternative<LineFilterStage>(stage) ||
+        std::holds_alternative<JsonStage>(stage) || std::holds_alternative<LogfmtStage>(stage) ||
+        std::holds_alternative<RegexpStage>(stage) || std::holds_alternative<PatternStage>(stage) ||
+        std::holds_alternative<LineFormatStage>(stage)) {
       line = true;
     }
     if (std::holds_alternative<LabelFilterStage>(stage) ||
         std::holds_alternative<LineFormatStage>(stage) ||
-        std::holds_alternative<LabelFormatStage>(stage) || std::holds_alternative<UnwrapStage>(stage)) {
+        std::holds_alternative<LabelFormatStage>(stage) ||
+        std::holds_alternative<UnwrapStage>(stage)) {
       attrs = true;
     }
   }
@@ -805,9 +817,9 @@ class Evaluation {
              Clock* clock)
       : store_(store), limits_(limits), params_(params), clock_(clock) {
     deadline_ns_ = clock->NowNanos() + limits.timeout_ns;
-    steps_ = params.step_ns > 0 ? static_cast<size_t>((params.end_ns - params.start_ns) /
-                                                      params.step_ns) + 1
-                                : 1;
+    steps_ = params.step_ns > 0
+                 ? static_cast<size_t>((params.end_ns - params.start_ns) / params.step_ns) + 1
+                 : 1;
   }
 
   size_t steps() const { return steps_; }
@@ -1054,15 +1066,13 @@ class RangeEvaluator {
       // A fine common divisor over a long range would make huge arrays: keep samples.
       bucketed_ = nbuckets_ <= 20'000;
       // Counting adds 1 per line, so a non-zero bucket is a non-empty one.
-      track_presence_ = !(ra.op == RangeOp::kCountOverTime ||
-                          (ra.op == RangeOp::kRate && !Unwraps(ra.query)));
+      track_presence_ =
+          !(ra.op == RangeOp::kCountOverTime || (ra.op == RangeOp::kRate && !Unwraps(ra.query)));
     }
   }
 
   int64_t scan_start() const { return base_ + 1; }
-  int64_t scan_end() const {
-    return ev_->StepTime(ev_->steps() - 1) - ra_.offset_ns + 1;
-  }
+  int64_t scan_end() const { return ev_->StepTime(ev_->steps() - 1) - ra_.offset_ns + 1; }
 
   // Adds sample (ts, v) to the series `key`; make_labels() gives the label
   // set of a series seen for the first time.
@@ -1129,7 +1139,8 @@ class RangeEvaluator {
     if (ra_.op == RangeOp::kAbsentOverTime) {
       StepSeries s;
       for (const auto& m : ra_.query.matchers) {
-        if (m.op == MatchOp::kEq) s.labels.emplace_back(std::string(CanonicalSelectorLabel(m.name)), m.value);
+        if (m.op == MatchOp::kEq)
+          s.labels.emplace_back(std::string(CanonicalSelectorLabel(m.name)), m.value);
       }
       std::sort(s.labels.begin(), s.labels.end());
       s.v.assign(steps, 1);
@@ -1169,7 +1180,8 @@ class RangeEvaluator {
           const uint64_t lo = k * per_step, hi = lo + per_window;
           if (nonzero[hi] == nonzero[lo]) continue;
           double sum = prefix[hi] - prefix[lo];
-          s.v[k] = (ra_.op == RangeOp::kRate || ra_.op == RangeOp::kBytesRate) ? sum / range_s : sum;
+          s.v[k] =
+              (ra_.op == RangeOp::kRate || ra_.op == RangeOp::kBytesRate) ? sum / range_s : sum;
           s.has[k] = 1;
         }
       } else {
@@ -1297,7 +1309,8 @@ std::optional<std::set<std::string>> NeededLabels(const LogQuery& q, const Group
         std::holds_alternative<LabelFormatStage>(stage)) {
       return std::nullopt;
     }
-    if (const auto* lf = std::get_if<LabelFilterStage>(&stage)) LabelFilterNames(*lf->expr, &needed);
+    if (const auto* lf = std::get_if<LabelFilterStage>(&stage))
+      LabelFilterNames(*lf->expr, &needed);
     if (const auto* uw = std::get_if<UnwrapStage>(&stage)) needed.insert(uw->label);
     if (const auto* fmt = std::get_if<LineFormatStage>(&stage)) {
       Result<Template> t = Template::Make(fmt->tmpl);
@@ -1396,7 +1409,8 @@ class MetricEvaluator {
       ev_->lines += counts.matched;
       for (const auto& [key, n] : counts.counts) {
         Labels labels;
-        if (cs.by_level) labels.emplace_back("level", std::string(LevelName(static_cast<Level>(key.level))));
+        if (cs.by_level)
+          labels.emplace_back("level", std::string(LevelName(static_cast<Level>(key.level))));
         if (cs.by_service && !key.service.empty()) labels.emplace_back("service", key.service);
         LODE_RETURN_IF_ERROR(re.AddBucket(labels, key.bucket, static_cast<double>(n)));
       }
@@ -1513,7 +1527,8 @@ class MetricEvaluator {
             return in.series[a].labels < in.series[b].labels;
           };
           const size_t n = std::min(k, idx.size());
-          std::partial_sort(idx.begin(), idx.begin() + static_cast<ptrdiff_t>(n), idx.end(), better);
+          std::partial_sort(idx.begin(), idx.begin() + static_cast<ptrdiff_t>(n), idx.end(),
+                            better);
           for (size_t j = 0; j < n; ++j) {
             result[idx[j]].has[t] = 1;
             chosen[idx[j]] = 1;
@@ -1597,7 +1612,8 @@ class MetricEvaluator {
     LODE_ASSIGN_OR_RETURN(StepValue lhs, Eval(*be.lhs));
     LODE_ASSIGN_OR_RETURN(StepValue rhs, Eval(*be.rhs));
     const bool cmp = IsComparison(be.op);
-    const bool set_op = be.op == BinaryOp::kAnd || be.op == BinaryOp::kOr || be.op == BinaryOp::kUnless;
+    const bool set_op =
+        be.op == BinaryOp::kAnd || be.op == BinaryOp::kOr || be.op == BinaryOp::kUnless;
     if (lhs.is_scalar && rhs.is_scalar) {
       if (set_op) return Status::InvalidArgument("set operator and/or/unless needs two vectors");
       if (cmp && !be.return_bool) {
@@ -1786,8 +1802,8 @@ Result<QueryResult> Engine::Run(const LogqlExpr& expr, const QueryParams& params
                          });
       }
     }
-    result.stats.series = result.type == ResultType::kMatrix ? result.matrix.size()
-                                                             : result.vector.size();
+    result.stats.series =
+        result.type == ResultType::kMatrix ? result.matrix.size() : result.vector.size();
     if (result.stats.series > limits_.max_series) {
       return Status::ResourceExhausted(fmt::format(
           "maximum number of series ({}) reached for a single query; the result has {}. "
@@ -1826,9 +1842,9 @@ Result<std::vector<Labels>> Engine::Series(const std::vector<LogQuery>& selector
       if (!pipeline.Run(r, &labels, &buffer, &out)) return true;
       seen.insert(labels.Sorted());
       if (seen.size() > limits_.max_inner_series) {
-        err = Status::ResourceExhausted(fmt::format(
-            "more than {} series match; narrow the selector or the time range",
-            limits_.max_inner_series));
+        err = Status::ResourceExhausted(
+            fmt::format("more than {} series match; narrow the selector or the time range",
+                        limits_.max_inner_series));
         return false;
       }
       return true;
@@ -1875,7 +1891,8 @@ Result<std::vector<std::string>> Engine::LabelNames(const LogQuery* selector,
   return names;
 }
 
-Result<Engine::IndexStats> Engine::Stats(const LogQuery& selector, const QueryParams& params) const {
+Result<Engine::IndexStats> Engine::Stats(const LogQuery& selector,
+                                         const QueryParams& params) const {
   Evaluation ev(*store_, limits_, params, clock_);
   LODE_ASSIGN_OR_RETURN(ScanPlan plan, ev.Plan(selector, params.start_ns, params.end_ns));
   IndexStats out;

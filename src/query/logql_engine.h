@@ -72,14 +72,14 @@ enum class ResultType { kStreams, kMatrix, kVector, kScalar };
 std::string_view ResultTypeName(ResultType type);  // "streams", "matrix", ...
 
 struct QueryStatistics {
-  uint64_t segments = 0;     // segments whose blocks were read
-  uint64_t blocks = 0;       // blocks decoded
-  uint64_t bytes_read = 0;   // compressed bytes of those blocks
-  uint64_t rows = 0;         // rows examined one by one
-  uint64_t head_rows = 0;    // of which held in memory
-  uint64_t head_bytes = 0;   // approximate bytes of those
-  uint64_t lines = 0;        // lines that passed the pipeline
-  uint64_t series = 0;       // series in the result
+  uint64_t segments = 0;         // segments whose blocks were read
+  uint64_t blocks = 0;           // blocks decoded
+  uint64_t bytes_read = 0;       // compressed bytes of those blocks
+  uint64_t rows = 0;             // rows examined one by one
+  uint64_t head_rows = 0;        // of which held in memory
+  uint64_t head_bytes = 0;       // approximate bytes of those
+  uint64_t lines = 0;            // lines that passed the pipeline
+  uint64_t series = 0;           // series in the result
   bool count_fast_path = false;  // answered by LogStore::Count
   double took_ms = 0;
 };
@@ -94,9 +94,9 @@ struct QueryResult {
 };
 
 struct QueryLimits {
-  size_t max_series = 500;          // series in a metric result (Loki's max_query_series)
-  size_t max_inner_series = 100000; // series inside the evaluation (memory bound)
-  size_t max_points = 11000;        // evaluation steps of a range query
+  size_t max_series = 500;           // series in a metric result (Loki's max_query_series)
+  size_t max_inner_series = 100000;  // series inside the evaluation (memory bound)
+  size_t max_points = 11000;         // evaluation steps of a range query
   int64_t timeout_ns = 120'000'000'000;
   // Scans of stores holding at least parallel_min_records records are split
   // into this many shards scanned on as many threads, their partial results

@@ -139,7 +139,8 @@ TEST_F(EngineTest, ShardedScansAgreeWithOneScanAndWithAnotherStore) {
       "{service=\"api\"} |= \"timeout\"",
       "{} | logfmt | status >= 400 | line_format \"{{.status}} {{.latency_ms}}\"",
       "sum by (status) (count_over_time({} | logfmt | status >= 300 [10m]))",
-      "quantile_over_time(0.9, {service=\"checkout\"} | logfmt | unwrap latency_ms [15m]) by (level)",
+      "quantile_over_time(0.9, {service=\"checkout\"} | logfmt | unwrap latency_ms [15m]) by "
+      "(level)",
       "max_over_time({} | logfmt | unwrap latency_ms [5m]) by (service)",
       "topk(2, sum by (instance) (bytes_rate({} |~ \"slow|retry\" [10m])))",
       "count_over_time({level=\"error\"} [30m])",
@@ -274,12 +275,11 @@ TEST_F(EngineTest, LabelApis) {
   auto stats = engine.Stats(selectors[0], p);
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->streams, series->size());
-  auto count = engine.Run("sum(count_over_time({service=\"api\", source=\"k8s\"}[2h]))",
-                          [] {
-                            QueryParams q = Range(0);
-                            q.end_ns = kBase + 7200 * kSec - 1;
-                            return q;
-                          }());
+  auto count = engine.Run("sum(count_over_time({service=\"api\", source=\"k8s\"}[2h]))", [] {
+    QueryParams q = Range(0);
+    q.end_ns = kBase + 7200 * kSec - 1;
+    return q;
+  }());
   ASSERT_TRUE(count.ok());
   ASSERT_EQ(count->vector.size(), 1u);
   EXPECT_EQ(static_cast<double>(stats->entries), count->vector[0].value);
@@ -316,7 +316,8 @@ TEST(EngineHintsTest, SanitizedKeysAreFoundWithAndWithoutHints) {
   ASSERT_TRUE(full.ok()) << full.status().ToString();
   auto dump = [](const QueryResult& r) {
     std::string out;
-    for (const auto& s : r.vector) out += LabelsToString(s.labels) + " " + FormatSampleValue(s.value) + "\n";
+    for (const auto& s : r.vector)
+      out += LabelsToString(s.labels) + " " + FormatSampleValue(s.value) + "\n";
     return out;
   };
   EXPECT_EQ(dump(*hinted), dump(*full));

@@ -17,11 +17,39 @@ namespace {
 // ---------------------------------------------------------------- lexer
 
 enum class Tok {
-  kEof, kIdent, kString, kNumber, kDuration, kBytes,
-  kLBrace, kRBrace, kLParen, kRParen, kLBracket, kRBracket, kComma,
-  kEq, kEqEq, kNeq, kRe, kNre,
-  kPipeEq, kPipeRe, kPipeGt, kNotGt, kPipe,
-  kGt, kGte, kLt, kLte, kPlus, kMinus, kStar, kSlash, kPercent, kCaret,
+  kEof,
+  kIdent,
+  kString,
+  kNumber,
+  kDuration,
+  kBytes,
+  kLBrace,
+  kRBrace,
+  kLParen,
+  kRParen,
+  kLBracket,
+  kRBracket,
+  kComma,
+  kEq,
+  kEqEq,
+  kNeq,
+  kRe,
+  kNre,
+  kPipeEq,
+  kPipeRe,
+  kPipeGt,
+  kNotGt,
+  kPipe,
+  kGt,
+  kGte,
+  kLt,
+  kLte,
+  kPlus,
+  kMinus,
+  kStar,
+  kSlash,
+  kPercent,
+  kCaret,
 };
 
 // One lexed token. `value` is the decoded string for kString, the source
@@ -43,8 +71,12 @@ Status ErrorAt(int line, int col, std::string_view detail) {
 bool IsIdentStart(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsIdentChar(char c) { return IsIdentStart(c) || IsDigit(c); }
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool IsIdentChar(char c) {
+  return IsIdentStart(c) || IsDigit(c);
+}
 
 using logql::internal::AppendUtf8;
 
@@ -65,9 +97,18 @@ std::optional<double> BytesMultiplier(std::string unit) {
     double mult;
   };
   static constexpr Unit kUnits[] = {
-      {"b", 1},          {"kb", 1e3},        {"kib", 1024.0},     {"mb", 1e6},
-      {"mib", 1048576.0}, {"gb", 1e9},        {"gib", 1073741824.0}, {"tb", 1e12},
-      {"tib", 1099511627776.0}, {"pb", 1e15}, {"pib", 1125899906842624.0}, {"eb", 1e18},
+      {"b", 1},
+      {"kb", 1e3},
+      {"kib", 1024.0},
+      {"mb", 1e6},
+      {"mib", 1048576.0},
+      {"gb", 1e9},
+      {"gib", 1073741824.0},
+      {"tb", 1e12},
+      {"tib", 1099511627776.0},
+      {"pb", 1e15},
+      {"pib", 1125899906842624.0},
+      {"eb", 1e18},
       {"eib", 1152921504606846976.0},
   };
   for (const auto& u : kUnits) {
@@ -156,8 +197,8 @@ class Lexer {
                    (static_cast<unsigned char>(in_[start + len]) & 0xC0) == 0x80) {
               ++len;
             }
-            return ErrorAt(t.line, t.col, "unexpected character \"" +
-                                              std::string(in_.substr(start, len)) + "\"");
+            return ErrorAt(t.line, t.col,
+                           "unexpected character \"" + std::string(in_.substr(start, len)) + "\"");
           }
         }
       }
@@ -278,9 +319,8 @@ class Lexer {
       }
     }
     size_t num_end = pos_;
-    while (pos_ < in_.size() &&
-           (IsIdentChar(in_[pos_]) || in_[pos_] == '.' || in_[pos_] == '\xC2' ||
-            in_[pos_] == '\xB5')) {
+    while (pos_ < in_.size() && (IsIdentChar(in_[pos_]) || in_[pos_] == '.' ||
+                                 in_[pos_] == '\xC2' || in_[pos_] == '\xB5')) {
       Advance();
     }
     std::string_view text = in_.substr(start, pos_ - start);
@@ -358,9 +398,9 @@ struct VectorOpInfo {
   VectorOp op;
 };
 constexpr VectorOpInfo kVectorOps[] = {
-    {"sum", VectorOp::kSum},       {"avg", VectorOp::kAvg},       {"min", VectorOp::kMin},
-    {"max", VectorOp::kMax},       {"count", VectorOp::kCount},   {"stddev", VectorOp::kStddev},
-    {"stdvar", VectorOp::kStdvar}, {"topk", VectorOp::kTopk},     {"bottomk", VectorOp::kBottomk},
+    {"sum", VectorOp::kSum},       {"avg", VectorOp::kAvg},     {"min", VectorOp::kMin},
+    {"max", VectorOp::kMax},       {"count", VectorOp::kCount}, {"stddev", VectorOp::kStddev},
+    {"stdvar", VectorOp::kStdvar}, {"topk", VectorOp::kTopk},   {"bottomk", VectorOp::kBottomk},
 };
 
 std::optional<VectorOp> FindVectorOp(std::string_view name) {
@@ -417,14 +457,14 @@ struct BinaryOpInfo {
   bool comparison;
 };
 constexpr BinaryOpInfo kBinaryOps[] = {
-    {BinaryOp::kOr, "or", 1, false},     {BinaryOp::kAnd, "and", 2, false},
-    {BinaryOp::kUnless, "unless", 2, false},
-    {BinaryOp::kEq, "==", 3, true},      {BinaryOp::kNeq, "!=", 3, true},
-    {BinaryOp::kGt, ">", 3, true},       {BinaryOp::kGte, ">=", 3, true},
-    {BinaryOp::kLt, "<", 3, true},       {BinaryOp::kLte, "<=", 3, true},
-    {BinaryOp::kAdd, "+", 4, false},     {BinaryOp::kSub, "-", 4, false},
-    {BinaryOp::kMul, "*", 5, false},     {BinaryOp::kDiv, "/", 5, false},
-    {BinaryOp::kMod, "%", 5, false},     {BinaryOp::kPow, "^", 6, false},
+    {BinaryOp::kOr, "or", 1, false},         {BinaryOp::kAnd, "and", 2, false},
+    {BinaryOp::kUnless, "unless", 2, false}, {BinaryOp::kEq, "==", 3, true},
+    {BinaryOp::kNeq, "!=", 3, true},         {BinaryOp::kGt, ">", 3, true},
+    {BinaryOp::kGte, ">=", 3, true},         {BinaryOp::kLt, "<", 3, true},
+    {BinaryOp::kLte, "<=", 3, true},         {BinaryOp::kAdd, "+", 4, false},
+    {BinaryOp::kSub, "-", 4, false},         {BinaryOp::kMul, "*", 5, false},
+    {BinaryOp::kDiv, "/", 5, false},         {BinaryOp::kMod, "%", 5, false},
+    {BinaryOp::kPow, "^", 6, false},
 };
 constexpr int kPowPrecedence = 6;
 
@@ -453,8 +493,8 @@ bool IsLineFilterStart(Tok k) {
 }
 
 bool IsFilterOperator(Tok k) {
-  return k == Tok::kEq || k == Tok::kEqEq || k == Tok::kNeq || k == Tok::kRe ||
-         k == Tok::kNre || k == Tok::kGt || k == Tok::kGte || k == Tok::kLt || k == Tok::kLte;
+  return k == Tok::kEq || k == Tok::kEqEq || k == Tok::kNeq || k == Tok::kRe || k == Tok::kNre ||
+         k == Tok::kGt || k == Tok::kGte || k == Tok::kLt || k == Tok::kLte;
 }
 
 std::string FormatNumber(double v) {
@@ -906,8 +946,7 @@ class Parser {
 
   Result<double> ExpectNumber() {
     double sign = 1;
-    if ((Peek().kind == Tok::kMinus || Peek().kind == Tok::kPlus) &&
-        Peek(1).kind == Tok::kNumber) {
+    if ((Peek().kind == Tok::kMinus || Peek().kind == Tok::kPlus) && Peek(1).kind == Tok::kNumber) {
       sign = Next().kind == Tok::kMinus ? -1 : 1;
     }
     if (Peek().kind != Tok::kNumber) return Expected(Peek(), "number");
@@ -971,8 +1010,8 @@ class Parser {
   Status ParseRange(RangeAggregation* r) {
     Next();  // [
     LODE_ASSIGN_OR_RETURN(r->range_ns, ExpectDuration());
-    if (r->range_ns <= 0) return ErrorAt(toks_[pos_ - 1].line, toks_[pos_ - 1].col,
-                                         "range must be positive");
+    if (r->range_ns <= 0)
+      return ErrorAt(toks_[pos_ - 1].line, toks_[pos_ - 1].col, "range must be positive");
     LODE_RETURN_IF_ERROR(Expect(Tok::kRBracket, "\"]\""));
     if (PeekIdent("offset")) {
       Next();
@@ -993,8 +1032,8 @@ class Parser {
       const Token k_tok = Peek();
       LODE_ASSIGN_OR_RETURN(double k, ExpectNumber());
       if (k < 1 || k > 1e15 || std::floor(k) != k) {
-        return ErrorAt(k_tok.line, k_tok.col, "expected a positive integer, got " +
-                                                  Describe(k_tok));
+        return ErrorAt(k_tok.line, k_tok.col,
+                       "expected a positive integer, got " + Describe(k_tok));
       }
       v.param = static_cast<int64_t>(k);
       LODE_RETURN_IF_ERROR(Expect(Tok::kComma, "\",\""));

@@ -713,7 +713,8 @@ bool LogfmtExtractor::Extract(std::string_view line, ExtractedLabels* out) const
       SetLabel(out, first, match->label, std::string(value));
     } else {
       for (const Wanted& w : wanted_) {
-        if (w.key == key || SanitizesTo(key, w.key)) SetLabel(out, first, w.label, std::string(value));
+        if (w.key == key || SanitizesTo(key, w.key))
+          SetLabel(out, first, w.label, std::string(value));
       }
     }
   }

@@ -1354,12 +1354,9 @@ Result<Value> Swapped(Args& a, const CallContext& c) {
 
 const std::vector<FuncSpec>& GoStringsFunctions() {
   static const std::vector<FuncSpec> kAliases = {
-      {kSwapped[0].first, 2, 2, Swapped<0>},
-      {kSwapped[1].first, 2, 2, Swapped<1>},
-      {kSwapped[2].first, 2, 2, Swapped<2>},
-      {kSwapped[3].first, 2, 2, Swapped<3>},
-      {kSwapped[4].first, 2, 2, Swapped<4>},
-      {"TrimSpace", 1, 1, SprigImpl("trimSpace")},
+      {kSwapped[0].first, 2, 2, Swapped<0>}, {kSwapped[1].first, 2, 2, Swapped<1>},
+      {kSwapped[2].first, 2, 2, Swapped<2>}, {kSwapped[3].first, 2, 2, Swapped<3>},
+      {kSwapped[4].first, 2, 2, Swapped<4>}, {"TrimSpace", 1, 1, SprigImpl("trimSpace")},
   };
   return kAliases;
 }

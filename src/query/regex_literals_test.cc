@@ -40,10 +40,10 @@ TEST(RequiredLiteralsTest, Table) {
 // Whatever RE2 matches contains every claimed literal.
 TEST(RequiredLiteralsTest, NeverClaimsWhatAMatchLacks) {
   std::mt19937 rng(3);
-  const char* atoms[] = {"a", "b", "c", "ab", ".", "\\d", "x?", "y*", "z+", "[ab]", "(ab)?",
-                         "(c|d)", "\\.", "-", "=", "{1,2}", "e{0,2}"};
-  const char* texts[] = {"abc", "a.b-c=1", "zzz ab", "", "ab ab 12", "x-y=z", "cd.e", "aab.b",
-                         "ee", "zab9", "a1b2c3", "ab-=.c"};
+  const char* atoms[] = {"a",    "b",     "c",     "ab",  ".", "\\d", "x?",    "y*",    "z+",
+                         "[ab]", "(ab)?", "(c|d)", "\\.", "-", "=",   "{1,2}", "e{0,2}"};
+  const char* texts[] = {"abc",  "a.b-c=1", "zzz ab", "",     "ab ab 12", "x-y=z",
+                         "cd.e", "aab.b",   "ee",     "zab9", "a1b2c3",   "ab-=.c"};
   for (int i = 0; i < 20000; ++i) {
     std::string pattern;
     int n = 1 + static_cast<int>(rng() % 6);
@@ -65,18 +65,18 @@ TEST(RequiredLiteralsTest, NeverClaimsWhatAMatchLacks) {
 TEST(AlternativeLiteralsTest, OneLiteralPerBranchOrNothing) {
   using V = std::vector<std::string>;
   EXPECT_EQ(AlternativeLiterals("timeout|refused"), (V{"timeout", "refused"}));
-  EXPECT_EQ(AlternativeLiterals("(timeout|connection refused)"), (V{"timeout", "connection refused"}));
+  EXPECT_EQ(AlternativeLiterals("(timeout|connection refused)"),
+            (V{"timeout", "connection refused"}));
   EXPECT_EQ(AlternativeLiterals("status=5\\d\\d|panic: .*"), (V{"status=5", "panic: "}));
-  EXPECT_EQ(AlternativeLiterals("a|timeout"), V{});         // "a" is too short to look up
-  EXPECT_EQ(AlternativeLiterals("timeout|.*"), V{});        // a branch matches anything
-  EXPECT_EQ(AlternativeLiterals("(?i)timeout|refused"), V{}); // flags: no literal is exact
-  EXPECT_EQ(AlternativeLiterals("timeout"), V{});           // no alternation: RequiredLiterals' job
-  EXPECT_EQ(AlternativeLiterals("(foo)|(bar)x"), V{});      // groups are not looked into
-  EXPECT_EQ(AlternativeLiterals("x(a|b)yzw"), V{});         // alternation inside a group only
-  EXPECT_EQ(AlternativeLiterals("[|]abc|def"), V{});  // conservative: a '|' in a class
+  EXPECT_EQ(AlternativeLiterals("a|timeout"), V{});            // "a" is too short to look up
+  EXPECT_EQ(AlternativeLiterals("timeout|.*"), V{});           // a branch matches anything
+  EXPECT_EQ(AlternativeLiterals("(?i)timeout|refused"), V{});  // flags: no literal is exact
+  EXPECT_EQ(AlternativeLiterals("timeout"), V{});       // no alternation: RequiredLiterals' job
+  EXPECT_EQ(AlternativeLiterals("(foo)|(bar)x"), V{});  // groups are not looked into
+  EXPECT_EQ(AlternativeLiterals("x(a|b)yzw"), V{});     // alternation inside a group only
+  EXPECT_EQ(AlternativeLiterals("[|]abc|def"), V{});    // conservative: a '|' in a class
   EXPECT_EQ(AlternativeLiterals("GET /a|POST /b|PUT /c"), (V{"GET /a", "POST /b", "PUT /c"}));
-  EXPECT_EQ(AlternativeLiterals("abc\\|def"), V{});         // an escaped bar is a literal
+  EXPECT_EQ(AlternativeLiterals("abc\\|def"), V{});  // an escaped bar is a literal
 }
 
 }  // namespace lode
-

@@ -5,11 +5,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/websocket.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
 
 #include "common/json_writer.h"
 
@@ -48,8 +48,10 @@ HttpResponse ErrorResponse(const HttpRequest& req, const Status& status) {
   std::string body;
   JsonWriter w(&body);
   w.BeginObject()
-      .Key("error").String(status.message())
-      .Key("code").String(StatusCodeName(status.code()))
+      .Key("error")
+      .String(status.message())
+      .Key("code")
+      .String(StatusCodeName(status.code()))
       .EndObject();
   HttpResponse res = JsonResponse(req, HttpStatusFor(status.code()), std::move(body));
   if (status.code() == StatusCode::kResourceExhausted ||
@@ -66,15 +68,16 @@ HttpServer::HttpServer(const Options& options)
       workers_(options.worker_threads > 0 ? static_cast<size_t>(options.worker_threads)
                                           : std::thread::hardware_concurrency()) {}
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  Stop();
+}
 
 void HttpServer::Route(http::verb method, std::string path, HttpHandler handler) {
   routes_[RouteKey{method, std::move(path)}] =
       [h = std::move(handler)](HttpRequest& req, const RequestContext&) { return h(req); };
 }
 
-void HttpServer::RouteCancellable(http::verb method, std::string path,
-                                  CancellableHandler handler) {
+void HttpServer::RouteCancellable(http::verb method, std::string path, CancellableHandler handler) {
   cancellable_.insert(RouteKey{method, path});
   routes_[RouteKey{method, std::move(path)}] = std::move(handler);
 }
@@ -91,9 +94,8 @@ bool HttpServer::IsCancellable(const HttpRequest& req) const {
 
 void HttpServer::RoutePrefix(http::verb method, std::string prefix, HttpHandler handler) {
   prefix_routes_.emplace_back(RouteKey{method, std::move(prefix)}, std::move(handler));
-  std::sort(prefix_routes_.begin(), prefix_routes_.end(), [](const auto& a, const auto& b) {
-    return a.first.path.size() > b.first.path.size();
-  });
+  std::sort(prefix_routes_.begin(), prefix_routes_.end(),
+            [](const auto& a, const auto& b) { return a.first.path.size() > b.first.path.size(); });
 }
 
 Status HttpServer::Start() {
@@ -135,7 +137,8 @@ void HttpServer::Stop() {
 asio::awaitable<void> HttpServer::Accept(tcp::acceptor& acceptor) {
   for (;;) {
     boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket socket =
+        co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       spdlog::warn("http: accept failed: {}", ec.message());
@@ -155,7 +158,8 @@ asio::awaitable<HttpResponse> HttpServer::Dispatch(HttpRequest& req, const Reque
   if (it != routes_.end()) co_return co_await it->second(req, ctx);
   if (req.method() == http::verb::get && websocket_routes_.count(std::string(path)) > 0) {
     co_return ErrorResponse(
-        req, Status::InvalidArgument(std::string(path) + " is a WebSocket endpoint: "
+        req, Status::InvalidArgument(std::string(path) +
+                                     " is a WebSocket endpoint: "
                                      "send Connection: Upgrade and Upgrade: websocket"));
   }
   for (auto& [key, handler] : prefix_routes_) {
@@ -165,9 +169,9 @@ asio::awaitable<HttpResponse> HttpServer::Dispatch(HttpRequest& req, const Reque
   bool path_known = websocket_routes_.count(std::string(path)) > 0;
   for (auto& [key, h] : routes_) path_known |= key.path == path;
   if (path_known) {
-    HttpResponse res = ErrorResponse(
-        req, Status::InvalidArgument(std::string(req.method_string()) + " is not allowed on " +
-                                     std::string(path)));
+    HttpResponse res =
+        ErrorResponse(req, Status::InvalidArgument(std::string(req.method_string()) +
+                                                   " is not allowed on " + std::string(path)));
     res.result(http::status::method_not_allowed);
     co_return res;
   }
@@ -183,16 +187,16 @@ asio::awaitable<void> HttpServer::Session(tcp::socket socket) {
     parser.body_limit(options_.max_body_bytes);
     parser.header_limit(64 * 1024);
     stream.expires_after(std::chrono::seconds(options_.idle_timeout_s));
-    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read(stream, buffer, parser,
+                              asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::end_of_stream || ec == beast::error::timeout) break;
     if (ec == http::error::body_limit || ec == http::error::header_limit) {
       HttpRequest head;
       head.version(11);
-      Status st = Status::TooLarge(
-          ec == http::error::body_limit
-              ? "request body exceeds the limit of " + std::to_string(options_.max_body_bytes) +
-                    " bytes"
-              : std::string("request headers exceed 64 KiB"));
+      Status st = Status::TooLarge(ec == http::error::body_limit
+                                       ? "request body exceeds the limit of " +
+                                             std::to_string(options_.max_body_bytes) + " bytes"
+                                       : std::string("request headers exceed 64 KiB"));
       HttpResponse res = ErrorResponse(head, st);
       res.keep_alive(false);
       stream.expires_after(std::chrono::seconds(10));
@@ -252,7 +256,7 @@ asio::awaitable<void> HttpServer::Session(tcp::socket socket) {
 }
 
 asio::awaitable<HttpResponse> HttpServer::DispatchWatching(beast::tcp_stream& stream,
-                                                          HttpRequest& req) {
+                                                           HttpRequest& req) {
   using namespace asio::experimental::awaitable_operators;
   RequestContext ctx;
   auto done = std::make_shared<bool>(false);
@@ -271,7 +275,8 @@ asio::awaitable<HttpResponse> HttpServer::DispatchWatching(beast::tcp_stream& st
     // coroutine started: then there is nothing to watch.
     if (*done) co_return;
     boost::system::error_code ec;
-    co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+    co_await socket.async_wait(tcp::socket::wait_read,
+                               asio::redirect_error(asio::use_awaitable, ec));
     if (ec || *done) co_return;
     char c;
     socket.non_blocking(true, ec);

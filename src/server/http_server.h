@@ -6,6 +6,7 @@
 // limit (413), a header size limit, and an idle timeout per connection.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,12 +14,10 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/stream.hpp>
-
-#include <atomic>
 #include <functional>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -57,9 +56,9 @@ class HttpServer {
  public:
   struct Options {
     std::string host = "127.0.0.1";
-    uint16_t port = 8080;             // 0 picks a free port (see port())
-    int io_threads = 0;               // 0: one per core
-    int worker_threads = 0;           // for RunBlocking; 0: one per core
+    uint16_t port = 8080;    // 0 picks a free port (see port())
+    int io_threads = 0;      // 0: one per core
+    int worker_threads = 0;  // for RunBlocking; 0: one per core
     uint64_t max_body_bytes = 64ull << 20;
     int idle_timeout_s = 120;
   };

@@ -54,7 +54,9 @@ Result<std::unique_ptr<LodeServer>> LodeServer::Start(const ServerConfig& config
   return s;
 }
 
-LodeServer::~LodeServer() { Stop(); }
+LodeServer::~LodeServer() {
+  Stop();
+}
 
 void LodeServer::Stop() {
   // Order matters: no new requests, then store what was accepted, then close.

@@ -7,8 +7,8 @@
 #include "query/logql_engine.h"
 #include "query/tail.h"
 #include "server/api.h"
-#include "server/loki_api.h"
 #include "server/http_server.h"
+#include "server/loki_api.h"
 #include "server/server_config.h"
 #include "storage/segment_store.h"
 

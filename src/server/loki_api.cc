@@ -1,23 +1,22 @@
 #include "server/loki_api.h"
 
+#include <fmt/format.h>
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
-
 #include <charconv>
 #include <cmath>
 
-#include <fmt/format.h>
-
 #include "common/json_writer.h"
 #include "ingest/content_decoding.h"
+#include "lode/version.h"
 #include "parse/duration.h"
 #include "parse/level.h"
 #include "parse/message_level.h"
@@ -26,7 +25,6 @@
 #include "server/api.h"
 #include "server/query_params.h"
 #include "storage/memory_store.h"
-#include "lode/version.h"
 
 namespace lode {
 
@@ -94,26 +92,43 @@ void WriteStats(JsonWriter& w, const logql::QueryStatistics& st, size_t returned
   const double secs = st.took_ms / 1000.0;
   const double per_s = secs > 0 ? 1.0 / secs : 0;
   w.Key("stats").BeginObject();
-  w.Key("summary").BeginObject()
+  w.Key("summary")
+      .BeginObject()
       .Key("bytesProcessedPerSecond")
       .Uint(static_cast<uint64_t>(static_cast<double>(st.bytes_read + st.head_bytes) * per_s))
-      .Key("linesProcessedPerSecond").Uint(static_cast<uint64_t>(static_cast<double>(st.rows) * per_s))
-      .Key("totalBytesProcessed").Uint(st.bytes_read + st.head_bytes)
-      .Key("totalLinesProcessed").Uint(st.rows)
-      .Key("execTime").Double(secs)
-      .Key("queueTime").Double(0)
-      .Key("totalEntriesReturned").Uint(returned)
+      .Key("linesProcessedPerSecond")
+      .Uint(static_cast<uint64_t>(static_cast<double>(st.rows) * per_s))
+      .Key("totalBytesProcessed")
+      .Uint(st.bytes_read + st.head_bytes)
+      .Key("totalLinesProcessed")
+      .Uint(st.rows)
+      .Key("execTime")
+      .Double(secs)
+      .Key("queueTime")
+      .Double(0)
+      .Key("totalEntriesReturned")
+      .Uint(returned)
       .EndObject();
-  w.Key("lode").BeginObject()
-      .Key("segments").Uint(st.segments)
-      .Key("blocks").Uint(st.blocks)
-      .Key("bytesRead").Uint(st.bytes_read)
-      .Key("rows").Uint(st.rows)
-      .Key("headRows").Uint(st.head_rows)
-      .Key("linesMatched").Uint(st.lines)
-      .Key("series").Uint(st.series)
-      .Key("countFastPath").Bool(st.count_fast_path)
-      .Key("tookMs").Double(st.took_ms)
+  w.Key("lode")
+      .BeginObject()
+      .Key("segments")
+      .Uint(st.segments)
+      .Key("blocks")
+      .Uint(st.blocks)
+      .Key("bytesRead")
+      .Uint(st.bytes_read)
+      .Key("rows")
+      .Uint(st.rows)
+      .Key("headRows")
+      .Uint(st.head_rows)
+      .Key("linesMatched")
+      .Uint(st.lines)
+      .Key("series")
+      .Uint(st.series)
+      .Key("countFastPath")
+      .Bool(st.count_fast_path)
+      .Key("tookMs")
+      .Double(st.took_ms)
       .EndObject();
   w.EndObject();
 }
@@ -141,8 +156,9 @@ Result<size_t> LimitParam(const QueryParams& p, const LokiApiOptions& o) {
     return Status::InvalidArgument("invalid limit \"" + std::string(*v) + "\": not a whole number");
   }
   if (n > o.max_limit) {
-    return Status::InvalidArgument(fmt::format(
-        "max entries limit per query exceeded, limit > max_entries_limit ({} > {})", n, o.max_limit));
+    return Status::InvalidArgument(
+        fmt::format("max entries limit per query exceeded, limit > max_entries_limit ({} > {})", n,
+                    o.max_limit));
   }
   return n;
 }
@@ -190,8 +206,9 @@ Result<LogQuery> ParseSelector(std::string_view text) {
 // Labels of a pushed stream → the record's indexed fields; the rest become attributes.
 void ApplyPushLabels(const std::vector<std::pair<std::string, std::string>>& labels, Record* r) {
   for (const auto& [k, v] : labels) {
-    if (k == "service" || k == "service_name" || ((k == "app" || k == "job" || k == "application" ||
-                                                   k == "container") && r->service.empty())) {
+    if (k == "service" || k == "service_name" ||
+        ((k == "app" || k == "job" || k == "application" || k == "container") &&
+         r->service.empty())) {
       if (k == "service" || k == "service_name" || r->service.empty()) {
         r->service = v;
         if (k == "service" || k == "service_name") continue;
@@ -278,8 +295,9 @@ Result<int64_t> ParseLokiStep(std::string_view name, std::string_view text) {
     ns = *d;
   }
   if (ns <= 0) {
-    return Status::InvalidArgument("zero or negative query resolution step widths are not "
-                                   "accepted. Try a positive integer");
+    return Status::InvalidArgument(
+        "zero or negative query resolution step widths are not "
+        "accepted. Try a positive integer");
   }
   return ns;
 }
@@ -345,27 +363,24 @@ LokiApi::LokiApi(HttpServer* server, Bus* bus, const LogStore* store, TailHub* t
 
 void LokiApi::Register() {
   for (auto verb : {http::verb::get, http::verb::post}) {
-    server_->RouteCancellable(verb, "/loki/api/v1/query",
-                              [this](HttpRequest& r, const RequestContext& c) {
-                                return Query(r, c, false);
-                              });
-    server_->RouteCancellable(verb, "/loki/api/v1/query_range",
-                              [this](HttpRequest& r, const RequestContext& c) {
-                                return Query(r, c, true);
-                              });
-    server_->RouteCancellable(verb, "/loki/api/v1/series",
-                              [this](HttpRequest& r, const RequestContext& c) {
-                                return Series(r, c);
-                              });
+    server_->RouteCancellable(
+        verb, "/loki/api/v1/query",
+        [this](HttpRequest& r, const RequestContext& c) { return Query(r, c, false); });
+    server_->RouteCancellable(
+        verb, "/loki/api/v1/query_range",
+        [this](HttpRequest& r, const RequestContext& c) { return Query(r, c, true); });
+    server_->RouteCancellable(
+        verb, "/loki/api/v1/series",
+        [this](HttpRequest& r, const RequestContext& c) { return Series(r, c); });
   }
-  server_->Route(http::verb::get, "/loki/api/v1/labels", [this](HttpRequest& r) { return Labels(r); });
+  server_->Route(http::verb::get, "/loki/api/v1/labels",
+                 [this](HttpRequest& r) { return Labels(r); });
   server_->RoutePrefix(http::verb::get, "/loki/api/v1/label/",
                        [this](HttpRequest& r) { return LabelValues(r); });
   for (auto verb : {http::verb::get, http::verb::post}) {
-    server_->RouteCancellable(verb, "/loki/api/v1/index/stats",
-                              [this](HttpRequest& r, const RequestContext& c) {
-                                return IndexStats(r, c);
-                              });
+    server_->RouteCancellable(
+        verb, "/loki/api/v1/index/stats",
+        [this](HttpRequest& r, const RequestContext& c) { return IndexStats(r, c); });
   }
   server_->Route(http::verb::post, "/loki/api/v1/push", [this](HttpRequest& r) { return Push(r); });
   server_->RouteWebSocket("/loki/api/v1/tail",
@@ -384,12 +399,18 @@ void LokiApi::Register() {
                    std::string body;
                    JsonWriter w(&body);
                    w.BeginObject()
-                       .Key("version").String(kVersion)
-                       .Key("revision").String("")
-                       .Key("branch").String("")
-                       .Key("buildUser").String("")
-                       .Key("buildDate").String("")
-                       .Key("goVersion").String("")
+                       .Key("version")
+                       .String(kVersion)
+                       .Key("revision")
+                       .String("")
+                       .Key("branch")
+                       .String("")
+                       .Key("buildUser")
+                       .String("")
+                       .Key("buildDate")
+                       .String("")
+                       .Key("goVersion")
+                       .String("")
                        .EndObject();
                    co_return JsonResponse(r, http::status::ok, std::move(body));
                  });
@@ -412,7 +433,8 @@ asio::awaitable<HttpResponse> LokiApi::Query(HttpRequest& req, const RequestCont
   auto tenant = TenantOf(req);
   if (!tenant.ok()) co_return TextError(req, tenant.status());
   auto q = p.Get("query");
-  if (!q || q->empty()) co_return TextError(req, Status::InvalidArgument("missing query parameter \"query\""));
+  if (!q || q->empty())
+    co_return TextError(req, Status::InvalidArgument("missing query parameter \"query\""));
   auto expr = ParseLogql(*q);
   if (!expr.ok()) co_return TextError(req, expr.status());
 
@@ -449,8 +471,8 @@ asio::awaitable<HttpResponse> LokiApi::Query(HttpRequest& req, const RequestCont
     qp.end_ns = metric ? t : t + 1;
     qp.start_ns = metric ? t : t - kHour;
   }
-  auto result = co_await server_->RunBlocking(
-      [this, &expr, &qp] { return engine_->Run(*expr, qp); });
+  auto result =
+      co_await server_->RunBlocking([this, &expr, &qp] { return engine_->Run(*expr, qp); });
   if (!result.ok()) co_return TextError(req, result.status());
   co_return Success(req, QueryResultJson(*result));
 }
@@ -465,9 +487,8 @@ asio::awaitable<HttpResponse> LokiApi::Labels(HttpRequest& req) {
     if (!s.ok()) co_return TextError(req, s.status());
     selector = std::move(*s);
   }
-  auto names = co_await server_->RunBlocking([this, &selector, &qp] {
-    return engine_->LabelNames(selector ? &*selector : nullptr, *qp);
-  });
+  auto names = co_await server_->RunBlocking(
+      [this, &selector, &qp] { return engine_->LabelNames(selector ? &*selector : nullptr, *qp); });
   if (!names.ok()) co_return TextError(req, names.status());
   std::string data;
   JsonWriter w(&data);
@@ -550,10 +571,14 @@ asio::awaitable<HttpResponse> LokiApi::IndexStats(HttpRequest& req, const Reques
   std::string body;
   JsonWriter w(&body);
   w.BeginObject()
-      .Key("streams").Uint(stats->streams)
-      .Key("chunks").Uint(stats->chunks)
-      .Key("bytes").Uint(stats->bytes)
-      .Key("entries").Uint(stats->entries)
+      .Key("streams")
+      .Uint(stats->streams)
+      .Key("chunks")
+      .Uint(stats->chunks)
+      .Key("bytes")
+      .Uint(stats->bytes)
+      .Key("entries")
+      .Uint(stats->entries)
       .EndObject();
   co_return JsonResponse(req, http::status::ok, std::move(body));
 }
@@ -563,8 +588,8 @@ asio::awaitable<HttpResponse> LokiApi::Push(HttpRequest& req) {
   if (!tenant.ok()) co_return TextError(req, tenant.status());
   std::string_view content_type = req[http::field::content_type];
   if (content_type.starts_with("application/x-protobuf")) {
-    co_return TextError(req, Status::InvalidArgument(
-                                 "protobuf push is not supported yet: send application/json"));
+    co_return TextError(
+        req, Status::InvalidArgument("protobuf push is not supported yet: send application/json"));
   }
   std::string decoded;
   std::string* body = &req.body();
@@ -624,12 +649,14 @@ asio::awaitable<HttpResponse> LokiApi::Push(HttpRequest& req) {
       }
       auto ts = PushTimestamp(entry.at(0).value_unsafe());
       if (!ts.ok()) {
-        reject(fmt::format("stream {} value {}: {}", stream_index, value_index, ts.status().message()));
+        reject(fmt::format("stream {} value {}: {}", stream_index, value_index,
+                           ts.status().message()));
         continue;
       }
       std::string_view line;
       if (entry.at(1).get_string().get(line)) {
-        reject(fmt::format("stream {} value {}: the line must be a string", stream_index, value_index));
+        reject(fmt::format("stream {} value {}: the line must be a string", stream_index,
+                           value_index));
         continue;
       }
       Record r;
@@ -645,7 +672,8 @@ asio::awaitable<HttpResponse> LokiApi::Push(HttpRequest& req) {
         if (!entry.at(2).get_object().get(meta)) {
           for (auto [k, v] : meta) {
             std::string_view sv;
-            if (!v.get_string().get(sv)) r.attributes.push_back(Attribute{std::string(k), std::string(sv)});
+            if (!v.get_string().get(sv))
+              r.attributes.push_back(Attribute{std::string(k), std::string(sv)});
           }
         }
       }
@@ -687,7 +715,8 @@ asio::awaitable<void> LokiApi::Tail(HttpRequest& req, WebSocket& ws) {
   auto expr = ParseLogql(*q);
   if (!expr.ok()) co_return co_await close_with(expr.status());
   if (!std::holds_alternative<LogQuery>(*expr)) {
-    co_return co_await close_with(Status::InvalidArgument("tail needs a log query, not a metric query"));
+    co_return co_await close_with(
+        Status::InvalidArgument("tail needs a log query, not a metric query"));
   }
   auto limit = LimitParam(p, options_);
   if (!limit.ok()) co_return co_await close_with(limit.status());
@@ -722,8 +751,13 @@ asio::awaitable<void> LokiApi::Tail(HttpRequest& req, WebSocket& ws) {
       // Loki lists each dropped entry; we only know how many were dropped.
       w.BeginArray();
       for (uint64_t i = 0; i < std::min<uint64_t>(dropped, 100); ++i) {
-        w.BeginObject().Key("labels").BeginObject().EndObject()
-            .Key("timestamp").String(std::to_string(options_.clock->NowNanos())).EndObject();
+        w.BeginObject()
+            .Key("labels")
+            .BeginObject()
+            .EndObject()
+            .Key("timestamp")
+            .String(std::to_string(options_.clock->NowNanos()))
+            .EndObject();
       }
       w.EndArray();
     }

@@ -29,7 +29,7 @@
 namespace lode {
 
 struct LokiApiOptions {
-  size_t max_limit = 5000;           // log lines per query (Loki's max_entries_limit_per_query)
+  size_t max_limit = 5000;  // log lines per query (Loki's max_entries_limit_per_query)
   size_t default_limit = 100;
   int64_t tail_interval_ns = 250'000'000;  // how often a tail pushes what arrived
   size_t tail_max_pending = 100000;        // per tail; beyond it lines are dropped (reported)

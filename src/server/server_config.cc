@@ -43,8 +43,8 @@ Status ApplySection(const std::string& path, const YAML::Node& node, const std::
     }
     Status s = it->second(kv.second);
     if (!s.ok()) {
-      return Status::InvalidArgument(Where(path, kv.second) + ": \"" + full + "\": " +
-                                     std::string(s.message()));
+      return Status::InvalidArgument(Where(path, kv.second) + ": \"" + full +
+                                     "\": " + std::string(s.message()));
     }
   }
   return Status::OK();
@@ -147,16 +147,26 @@ Result<uint64_t> ParseByteSize(std::string_view text) {
   while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
   if (unit.ends_with("B") || unit.ends_with("b")) unit.remove_suffix(1);
   double mult = 1;
-  if (unit.empty()) mult = 1;
-  else if (unit == "k" || unit == "K") mult = 1e3;
-  else if (unit == "M") mult = 1e6;
-  else if (unit == "G") mult = 1e9;
-  else if (unit == "T") mult = 1e12;
-  else if (unit == "Ki") mult = 1024.0;
-  else if (unit == "Mi") mult = 1024.0 * 1024;
-  else if (unit == "Gi") mult = 1024.0 * 1024 * 1024;
-  else if (unit == "Ti") mult = 1024.0 * 1024 * 1024 * 1024;
-  else return bad();
+  if (unit.empty())
+    mult = 1;
+  else if (unit == "k" || unit == "K")
+    mult = 1e3;
+  else if (unit == "M")
+    mult = 1e6;
+  else if (unit == "G")
+    mult = 1e9;
+  else if (unit == "T")
+    mult = 1e12;
+  else if (unit == "Ki")
+    mult = 1024.0;
+  else if (unit == "Mi")
+    mult = 1024.0 * 1024;
+  else if (unit == "Gi")
+    mult = 1024.0 * 1024 * 1024;
+  else if (unit == "Ti")
+    mult = 1024.0 * 1024 * 1024 * 1024;
+  else
+    return bad();
   double bytes = v * mult;
   if (bytes > 1.8e19) return bad();
   return static_cast<uint64_t>(std::llround(bytes));
@@ -164,8 +174,8 @@ Result<uint64_t> ParseByteSize(std::string_view text) {
 
 Status SplitHostPort(std::string_view text, std::string* host, uint16_t* port) {
   auto bad = [&](std::string_view why) {
-    return Status::InvalidArgument("invalid address \"" + std::string(text) + "\": " +
-                                   std::string(why) + " (expected HOST:PORT)");
+    return Status::InvalidArgument("invalid address \"" + std::string(text) +
+                                   "\": " + std::string(why) + " (expected HOST:PORT)");
   };
   size_t colon = text.rfind(':');
   if (colon == std::string_view::npos) return bad("no port");

@@ -8,7 +8,8 @@ bool ScanSpec::Matches(const Record& r) const {
   if (r.timestamp_ns < start_ns || r.timestamp_ns >= end_ns) return false;
   if ((level_mask & (1u << static_cast<unsigned>(r.level))) == 0) return false;
   if (r.tenant != tenant) return false;
-  if (!services.empty() && std::find(services.begin(), services.end(), r.service) == services.end()) {
+  if (!services.empty() &&
+      std::find(services.begin(), services.end(), r.service) == services.end()) {
     return false;
   }
   if (!instances.empty() &&
@@ -37,9 +38,13 @@ int64_t FloorToStep(int64_t ts, int64_t step) {
   return q * step;
 }
 
-Status ScanCancelled() { return Status::Cancelled("scan cancelled"); }
+Status ScanCancelled() {
+  return Status::Cancelled("scan cancelled");
+}
 
-int64_t CountSpec::Bucket(int64_t ts) const { return FloorToStep(ts - align_ns, step_ns) + align_ns; }
+int64_t CountSpec::Bucket(int64_t ts) const {
+  return FloorToStep(ts - align_ns, step_ns) + align_ns;
+}
 
 void AddToCount(const Record& r, const CountSpec& count, CountKey* key, CountResult* out) {
   ++out->matched;

@@ -21,12 +21,12 @@ namespace lode {
 // What a scan read, added to by stores (atomically: counts may run on
 // several threads). For query statistics.
 struct ScanStats {
-  std::atomic<uint64_t> segments{0};     // segments whose blocks were consulted
-  std::atomic<uint64_t> blocks{0};       // blocks decoded
-  std::atomic<uint64_t> bytes_read{0};   // compressed bytes of those blocks
-  std::atomic<uint64_t> rows{0};         // rows examined one by one
-  std::atomic<uint64_t> head_rows{0};    // of which rows held in memory
-  std::atomic<uint64_t> head_bytes{0};   // approximate bytes of those in-memory rows
+  std::atomic<uint64_t> segments{0};    // segments whose blocks were consulted
+  std::atomic<uint64_t> blocks{0};      // blocks decoded
+  std::atomic<uint64_t> bytes_read{0};  // compressed bytes of those blocks
+  std::atomic<uint64_t> rows{0};        // rows examined one by one
+  std::atomic<uint64_t> head_rows{0};   // of which rows held in memory
+  std::atomic<uint64_t> head_bytes{0};  // approximate bytes of those in-memory rows
 };
 
 // Column hints for ScanSpec::columns: what a visitor reads besides the
@@ -45,9 +45,9 @@ enum ScanColumns : uint32_t {
 // record it visits satisfies all of them.
 struct ScanSpec {
   std::string tenant{kDefaultTenant};
-  int64_t start_ns = INT64_MIN;  // inclusive
-  int64_t end_ns = INT64_MAX;    // exclusive
-  uint32_t level_mask = ~0u;     // bit (1 << Level) set = level wanted
+  int64_t start_ns = INT64_MIN;        // inclusive
+  int64_t end_ns = INT64_MAX;          // exclusive
+  uint32_t level_mask = ~0u;           // bit (1 << Level) set = level wanted
   std::vector<std::string> services;   // empty = any
   std::vector<std::string> instances;  // empty = any
   std::vector<std::string> sources;    // empty = any
@@ -90,9 +90,9 @@ struct ScanSpec {
 Status ScanCancelled();
 
 struct StoreStats {
-  uint64_t records = 0;          // live records (head and segments)
+  uint64_t records = 0;  // live records (head and segments)
   uint64_t wal_bytes = 0;
-  uint64_t memory_bytes = 0;     // records held in memory (the head)
+  uint64_t memory_bytes = 0;  // records held in memory (the head)
   uint64_t segments = 0;
   uint64_t segment_bytes = 0;
   uint64_t archived_segments = 0;

@@ -4,12 +4,12 @@
 #include <zstd.h>
 
 #include <algorithm>
-#include <iterator>
 #include <array>
 #include <atomic>
 #include <bit>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -1304,9 +1304,9 @@ std::vector<uint32_t> Segment::CandidateBlocks(const ScanSpec& spec) const {
       auto it = std::find(sources_.begin(), sources_.end(), s);
       if (it == sources_.end()) continue;
       any = true;
-      MarkPosting(index_->LabelPosting(index_->source_labels,
-                                       static_cast<size_t>(it - sources_.begin())),
-                  &source_ok);
+      MarkPosting(
+          index_->LabelPosting(index_->source_labels, static_cast<size_t>(it - sources_.begin())),
+          &source_ok);
     }
     if (!any) return cands;
   }

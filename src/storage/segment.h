@@ -31,9 +31,9 @@ namespace lode {
 
 // What the store knows about a segment; stored inside the file.
 struct SegmentMeta {
-  uint64_t id = 0;                 // unique within the data directory, increasing
+  uint64_t id = 0;  // unique within the data directory, increasing
   std::string tenant;
-  int64_t min_ts = 0;              // of the rows (ns)
+  int64_t min_ts = 0;  // of the rows (ns)
   int64_t max_ts = 0;
   uint64_t rows = 0;
   uint64_t max_wal_seq = 0;        // highest WAL sequence number whose records are all in
@@ -61,12 +61,12 @@ enum ColumnBits : uint32_t {
 
 // One block, as the directory describes it (read at Open, no decompression).
 struct BlockInfo {
-  uint64_t offset = 0;      // of the block's first byte in the file
-  uint32_t size = 0;        // bytes
+  uint64_t offset = 0;  // of the block's first byte in the file
+  uint32_t size = 0;    // bytes
   uint32_t rows = 0;
   int64_t min_ts = 0;
   int64_t max_ts = 0;
-  uint32_t service_id = 0;  // index into Segment::services()
+  uint32_t service_id = 0;                           // index into Segment::services()
   std::array<uint32_t, kLevelCount> level_counts{};  // rows per Level
 };
 
@@ -121,8 +121,7 @@ class Segment {
   // block order, until visit returns false. Decodes `columns` plus what the
   // spec's conditions need; adds to spec.stats; returns ScanCancelled() when
   // spec.cancel is set.
-  Status Scan(const ScanSpec& spec, const RecordVisitor& visit,
-              uint32_t columns = kColAll) const;
+  Status Scan(const ScanSpec& spec, const RecordVisitor& visit, uint32_t columns = kColAll) const;
 
   // Reads and checks every block (for scrubbing and tests).
   Status VerifyAll() const;

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <charconv>
-#include <future>
 #include <cinttypes>
+#include <future>
 #include <set>
 
 #include "storage/record_codec.h"
@@ -39,7 +39,9 @@ uint64_t ParseSegmentFileName(std::string_view name) {
   return id;
 }
 
-bool IsTempFile(std::string_view name) { return name.find(".tmp") != std::string_view::npos; }
+bool IsTempFile(std::string_view name) {
+  return name.find(".tmp") != std::string_view::npos;
+}
 
 }  // namespace
 
@@ -193,9 +195,10 @@ Status SegmentStore::Recover() {
   head_bytes_ = head_bytes;
   uint64_t seg_rows = 0;
   for (const auto& s : view->segments) seg_rows += s->meta().rows;
-  spdlog::info("store: opened {}: {} segments ({} records), {} archived, {} records replayed "
-               "from the WAL",
-               dir, view->segments.size(), seg_rows, view->archived.size(), replayed);
+  spdlog::info(
+      "store: opened {}: {} segments ({} records), {} archived, {} records replayed "
+      "from the WAL",
+      dir, view->segments.size(), seg_rows, view->archived.size(), replayed);
   std::lock_guard lock(view_mu_);
   Publish(std::move(view));
   return Status::OK();
@@ -371,7 +374,8 @@ Status SegmentStore::MergeTenant(const std::string& tenant, bool* merged) {
   auto snapshot = Snapshot();
   std::vector<SegmentPtr> small;
   for (const auto& s : snapshot->segments) {
-    if (s->meta().tenant == tenant && s->meta().rows < options_.merge_small_rows) small.push_back(s);
+    if (s->meta().tenant == tenant && s->meta().rows < options_.merge_small_rows)
+      small.push_back(s);
   }
   // Only segments of the same day are merged (see Flush).
   std::map<int64_t, std::vector<SegmentPtr>> by_day;
@@ -475,7 +479,8 @@ Status SegmentStore::ApplyRetention() {
   for (const auto& s : snapshot->segments) {
     if (options_.retention_ns > 0 && s->meta().max_ts < now - options_.retention_ns) {
       to_delete.push_back(s);
-    } else if (options_.archive_after_ns > 0 && s->meta().max_ts < now - options_.archive_after_ns) {
+    } else if (options_.archive_after_ns > 0 &&
+               s->meta().max_ts < now - options_.archive_after_ns) {
       to_archive.push_back(s);
     }
   }
@@ -611,9 +616,8 @@ void SegmentStore::BackgroundLoop() {
   for (;;) {
     {
       std::unique_lock lock(bg_mu_);
-      bg_cv_.wait_for(lock, std::chrono::nanoseconds(options_.maintenance_interval_ns), [&] {
-        return stopping_ || head_bytes_.load() >= options_.flush_bytes;
-      });
+      bg_cv_.wait_for(lock, std::chrono::nanoseconds(options_.maintenance_interval_ns),
+                      [&] { return stopping_ || head_bytes_.load() >= options_.flush_bytes; });
       if (stopping_) return;
     }
     // Keep going without waiting while merges remain, checking for a due
@@ -713,10 +717,13 @@ Status SegmentStore::CountSegments(const std::vector<SegmentPtr>& segments, cons
   auto count_segment = [&](const SegmentPtr& seg) -> Status {
     if (spec.cancelled()) return ScanCancelled();
     if (rows_only) {
-      return seg->Scan(spec, [&](const Record& r) {
-        ++out->scanned;
-        return add_row(r);
-      }, 0);
+      return seg->Scan(
+          spec,
+          [&](const Record& r) {
+            ++out->scanned;
+            return add_row(r);
+          },
+          0);
     }
     const std::vector<uint32_t> cands = seg->CandidateBlocks(spec);
     if (spec.stats != nullptr && !cands.empty()) {
@@ -753,9 +760,9 @@ Status SegmentStore::CountSegments(const std::vector<SegmentPtr>& segments, cons
       const int64_t lo = std::max(bi.min_ts, spec.start_ns);
       const int64_t hi = std::min(bi.max_ts, spec.end_ns - 1);
       const int64_t first = step > 0 ? cs.Bucket(lo) : 0;
-      const uint64_t span = step > 0 ? static_cast<uint64_t>(cs.Bucket(hi) - first) /
-                                           static_cast<uint64_t>(step) + 1
-                                     : 1;
+      const uint64_t span =
+          step > 0 ? static_cast<uint64_t>(cs.Bucket(hi) - first) / static_cast<uint64_t>(step) + 1
+                   : 1;
       if (span > 100'000) {  // a fine step over a long block: count row by row
         if (cs.by_service) key.service = seg->services()[bi.service_id];
         for (size_t i = 0; i < times.size(); ++i) {
@@ -838,8 +845,8 @@ Status SegmentStore::Count(const ScanSpec& spec, const CountSpec& cs, CountResul
   std::vector<SegmentPtr> halves[2];
   for (size_t i = 0; i < segments.size(); ++i) halves[i % 2].push_back(segments[i]);
   CountResult other;
-  auto second = std::async(std::launch::async,
-                           [&] { return CountSegments(halves[1], spec, cs, &other); });
+  auto second =
+      std::async(std::launch::async, [&] { return CountSegments(halves[1], spec, cs, &other); });
   Status first = CountSegments(halves[0], spec, cs, out);
   Status st = second.get();
   LODE_RETURN_IF_ERROR(first);
@@ -852,8 +859,8 @@ Status SegmentStore::Count(const ScanSpec& spec, const CountSpec& cs, CountResul
 
 Status SegmentStore::LabelValues(const ScanSpec& spec, std::string_view name,
                                  std::set<std::string>* out) const {
-  const bool service = name == "service", instance = name == "instance",
-             source = name == "source", level = name == "level";
+  const bool service = name == "service", instance = name == "instance", source = name == "source",
+             level = name == "level";
   if (!service && !instance && !source && !level) return Status::OK();
   auto view = Snapshot();
   for (const auto* list : {&view->head, &view->flushing}) {
@@ -883,15 +890,18 @@ Status SegmentStore::LabelValues(const ScanSpec& spec, std::string_view name,
       if (rows || ((instance || source) && (!spec.services.empty() || spec.level_mask != ~0u))) {
         ScanSpec narrow = spec;
         narrow.columns = kScanInstance | kScanSource;
-        Status st = seg->Scan(narrow, [&](const Record& r) {
-          const std::string& v = service ? r.service : instance ? r.instance : r.source;
-          if (level) {
-            out->emplace(LevelName(r.level));
-          } else if (!v.empty()) {
-            out->insert(v);
-          }
-          return true;
-        }, narrow.columns);
+        Status st = seg->Scan(
+            narrow,
+            [&](const Record& r) {
+              const std::string& v = service ? r.service : instance ? r.instance : r.source;
+              if (level) {
+                out->emplace(LevelName(r.level));
+              } else if (!v.empty()) {
+                out->insert(v);
+              }
+              return true;
+            },
+            narrow.columns);
         if (st.code() == StatusCode::kCorruption) {
           Quarantine(seg, st);
           continue;

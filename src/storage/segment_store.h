@@ -46,12 +46,12 @@ namespace lode {
 class SegmentStore final : public LogStore {
  public:
   struct Options {
-    std::string dir;                          // data directory (created if missing)
+    std::string dir;  // data directory (created if missing)
     Env* env = Env::Default();
     Clock* clock = Clock::Real();
     uint64_t wal_file_bytes = 64ull << 20;
-    uint64_t flush_bytes = 32ull << 20;       // flush the head when it holds this much
-    int64_t flush_age_ns = 60'000'000'000;    // ... or when its oldest record is this old
+    uint64_t flush_bytes = 32ull << 20;     // flush the head when it holds this much
+    int64_t flush_age_ns = 60'000'000'000;  // ... or when its oldest record is this old
     // Write waits (so the bus queue fills and ingest pushes back) while the
     // head holds more than this, i.e. while flushing falls behind ingest.
     uint64_t max_head_bytes = 96ull << 20;
@@ -76,7 +76,7 @@ class SegmentStore final : public LogStore {
     int64_t retention_ns = 0;
     uint64_t retention_bytes = 0;
     int64_t archive_after_ns = 0;
-    std::string archive_dir;                  // default <dir>/archive
+    std::string archive_dir;  // default <dir>/archive
     // Counts over more segment rows than this split the segments between two
     // threads.
     uint64_t parallel_count_rows = 200'000;
@@ -165,9 +165,9 @@ class SegmentStore final : public LogStore {
 
   const Options options_;
   Env* const env_;
-  std::unique_ptr<Wal> wal_;          // GUARDED_BY(wal_mu_)
+  std::unique_ptr<Wal> wal_;  // GUARDED_BY(wal_mu_)
   std::mutex wal_mu_;
-  std::mutex maintenance_mu_;         // one flush/merge/retention at a time
+  std::mutex maintenance_mu_;  // one flush/merge/retention at a time
 
   // Publishers (Write, flush, merge, retention, quarantine) hold view_mu_
   // while they derive the next View from the current one; ptr_mu_ only
@@ -183,8 +183,8 @@ class SegmentStore final : public LogStore {
 
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
-  std::condition_variable head_cv_;   // notified when a flush empties the head
-  bool stopping_ = false;             // GUARDED_BY(bg_mu_)
+  std::condition_variable head_cv_;  // notified when a flush empties the head
+  bool stopping_ = false;            // GUARDED_BY(bg_mu_)
   std::thread background_;
 };
 

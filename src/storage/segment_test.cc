@@ -762,9 +762,9 @@ TEST(SegmentTest, WriteLeavesNoTemporaryFile) {
 TEST(SegmentTest, WriteRejectsBadInput) {
   TempDir dir;
   std::vector<Record> records = RandomRecords(7, 10);
-  EXPECT_EQ(WriteSegment(Env::Default(), dir.path() + "/a", Meta(), std::span<const Record>())
-                .code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      WriteSegment(Env::Default(), dir.path() + "/a", Meta(), std::span<const Record>()).code(),
+      StatusCode::kInvalidArgument);
   EXPECT_EQ(WriteSegment(Env::Default(), dir.path() + "/a", Meta("other"), records).code(),
             StatusCode::kInvalidArgument);
   records[3].level = static_cast<Level>(9);
