@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "common/coding.h"
+#include "common/crc32c.h"
+
 namespace lode {
 
 namespace {
@@ -216,8 +219,9 @@ uint32_t PatternMiner::Add(std::string_view message) {
     return Canonical(aligned);
   }
   const auto id = static_cast<uint32_t>(templates_.size());
-  templates_.push_back(
-      Entry{tokens, 1, static_cast<size_t>(std::count(tokens.begin(), tokens.end(), kWild))});
+  templates_.push_back(Entry{tokens, 1,
+                             static_cast<size_t>(std::count(tokens.begin(), tokens.end(), kWild)),
+                             key, family});
   parent_.push_back(id);
   leaf.push_back(id);
   relatives.push_back(id);
@@ -245,6 +249,80 @@ std::string PatternMiner::Template(uint32_t id) const {
     out += t;
   }
   return out;
+}
+
+// Format: "LPAT" 1 (varint version), varint count, then per template: leaf
+// key, family key (length-prefixed), varint parent, varint count, varint
+// token count and the tokens (length-prefixed); then the CRC32C of all that.
+std::string PatternMiner::Encode() const {
+  std::string out = "LPAT";
+  PutVarint32(&out, 1);
+  PutVarint64(&out, templates_.size());
+  for (size_t id = 0; id < templates_.size(); ++id) {
+    const Entry& e = templates_[id];
+    PutLengthPrefixed(&out, e.leaf);
+    PutLengthPrefixed(&out, e.family);
+    PutVarint32(&out, parent_[id]);
+    PutVarint64(&out, e.count);
+    PutVarint64(&out, e.tokens.size());
+    for (const std::string& t : e.tokens) PutLengthPrefixed(&out, t);
+  }
+  PutFixed32(&out, crc32c::Value(out));
+  return out;
+}
+
+Result<PatternMiner> PatternMiner::Decode(std::string_view bytes, const Options& options) {
+  auto bad = [](std::string_view what) {
+    return Status::Corruption("pattern dictionary: " + std::string(what));
+  };
+  if (bytes.size() < 8 || bytes.substr(0, 4) != "LPAT") return bad("not a pattern dictionary");
+  const std::string_view body = bytes.substr(0, bytes.size() - 4);
+  if (crc32c::Value(body) != DecodeFixed32(bytes.data() + body.size())) {
+    return bad("checksum mismatch");
+  }
+  std::string_view in = body.substr(4);
+  uint32_t version = 0;
+  uint64_t count = 0;
+  if (!GetVarint32(&in, &version) || version != 1) return bad("unknown version");
+  if (!GetVarint64(&in, &count) || count > in.size()) return bad("bad template count");
+  PatternMiner m(options);
+  for (uint64_t id = 0; id < count; ++id) {
+    Entry e;
+    std::string_view leaf, family;
+    uint32_t parent = 0;
+    uint64_t n = 0;
+    if (!GetLengthPrefixed(&in, &leaf) || !GetLengthPrefixed(&in, &family) ||
+        !GetVarint32(&in, &parent) || !GetVarint64(&in, &e.count) || !GetVarint64(&in, &n) ||
+        parent > id || n > in.size()) {
+      return bad("truncated template " + std::to_string(id));
+    }
+    for (uint64_t k = 0; k < n; ++k) {
+      std::string_view t;
+      if (!GetLengthPrefixed(&in, &t)) return bad("truncated template " + std::to_string(id));
+      e.tokens.emplace_back(t);
+    }
+    e.wildcards = static_cast<size_t>(std::count(e.tokens.begin(), e.tokens.end(), kWild));
+    e.leaf = std::string(leaf);
+    e.family = std::string(family);
+    m.leaves_[e.leaf].push_back(static_cast<uint32_t>(id));
+    m.families_[e.family].push_back(static_cast<uint32_t>(id));
+    m.parent_.push_back(parent);
+    m.templates_.push_back(std::move(e));
+  }
+  if (!in.empty()) return bad("trailing bytes");
+  return m;
+}
+
+Status PatternMiner::Save(Env* env, const std::string& path) const {
+  return env->WriteFileAtomic(path, Encode());
+}
+
+Result<PatternMiner> PatternMiner::Load(Env* env, const std::string& path, const Options& options) {
+  std::string bytes;
+  LODE_RETURN_IF_ERROR(env->ReadFile(path, &bytes));
+  Result<PatternMiner> m = Decode(bytes, options);
+  if (!m.ok()) return m.status().WithContext(path);
+  return m;
 }
 
 }  // namespace lode

@@ -21,6 +21,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/env.h"
+#include "common/status.h"
+
 namespace lode {
 
 class PatternMiner {
@@ -53,6 +56,16 @@ class PatternMiner {
   std::string Template(uint32_t id) const;
   size_t size() const { return templates_.size(); }
 
+  // The dictionary (templates, their tree keys and joins) as bytes, and back:
+  // a miner restored from its bytes hands out the same ids for the same
+  // messages, so ids stay stable across restarts. Decode returns Corruption
+  // when the bytes are damaged (a CRC32C covers them).
+  std::string Encode() const;
+  static Result<PatternMiner> Decode(std::string_view bytes, const Options& options);
+  // Encode() written atomically (temporary file, fsync, rename) / read back.
+  Status Save(Env* env, const std::string& path) const;
+  static Result<PatternMiner> Load(Env* env, const std::string& path, const Options& options);
+
   // The message's tokens with variables masked as "<*>" (exposed for tests).
   static std::vector<std::string> MaskedTokens(std::string_view message);
 
@@ -61,6 +74,8 @@ class PatternMiner {
     std::vector<std::string> tokens;  // "<*>" for variables
     uint64_t count = 0;
     size_t wildcards = 0;  // of tokens
+    std::string leaf;      // the tree keys it was filed under
+    std::string family;
   };
   double Similarity(const Entry& e, const std::vector<std::string>& tokens) const;
   void Union(uint32_t a, uint32_t b);

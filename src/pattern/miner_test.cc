@@ -8,6 +8,8 @@
 #include <map>
 #include <set>
 
+#include "common/test_util.h"
+
 namespace lode {
 namespace {
 
@@ -66,6 +68,41 @@ TEST(PatternMinerTest, ValuesSpanningVaryingTokensAlign) {
   const uint32_t f = m.Add("Received block blk_1 of size 67108864 from /10.250.10.6");
   const uint32_t g = m.Add("Received block blk_2 src: /10.0.0.1:5 dest: /10.0.0.2:6 of size 91178");
   EXPECT_NE(m.Canonical(f), m.Canonical(g));
+}
+
+TEST(PatternMinerTest, DictionarySurvivesARestart) {
+  const std::vector<std::string> before = {
+      "Accepted password for root from 1.2.3.4 port 22 ssh2",
+      "h:1 close, 403 bytes (1.08 KB) sent, 426 bytes (2.1 KB) received, lifetime <1 sec",
+      "h:2 close, 403 bytes sent, 426 bytes received, lifetime 00:02",
+      "h:3 close, 403 bytes (1.08 KB) sent, 426 bytes received, lifetime 00:02",
+      "Connection closed by 1.2.3.4 [preauth]"};
+  const std::vector<std::string> after = {
+      "Connection closed by 9.9.9.9 [preauth]",
+      "Accepted password for bob from 5.6.7.8 port 1 ssh2",
+      "h:9 close, 1 bytes sent, 2 bytes (3 KB) received, lifetime 00:01", "a brand new message"};
+  PatternMiner original;
+  for (const auto& m : before) original.Add(m);
+  TempDir dir;
+  const std::string path = dir.path() + "/patterns";
+  ASSERT_TRUE(original.Save(Env::Default(), path).ok());
+  auto restored = PatternMiner::Load(Env::Default(), path, PatternMiner::Options{});
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(restored->size(), original.size());
+  for (const auto& m : after) {
+    EXPECT_EQ(restored->Canonical(restored->Add(m)), original.Canonical(original.Add(m))) << m;
+  }
+  for (uint32_t id = 0; id < original.size(); ++id) {
+    EXPECT_EQ(restored->Template(id), original.Template(id));
+    EXPECT_EQ(restored->Canonical(id), original.Canonical(id));
+  }
+  // Damage is detected, not silently read.
+  std::string bytes = original.Encode();
+  bytes[bytes.size() / 2] ^= 0x20;
+  auto damaged = PatternMiner::Decode(bytes, PatternMiner::Options{});
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_EQ(damaged.status().code(), StatusCode::kCorruption);
+  EXPECT_FALSE(PatternMiner::Decode("LPAT", PatternMiner::Options{}).ok());
 }
 
 TEST(PatternMinerTest, DatesAreValues) {
