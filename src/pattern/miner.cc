@@ -154,7 +154,12 @@ double PatternMiner::AlignedSimilarity(const std::vector<std::string>& a,
   return matched / (matched + cost);
 }
 
-uint32_t PatternMiner::Add(std::string_view message) {
+uint32_t PatternMiner::Add(std::string_view message, int64_t timestamp_ns) {
+  start_ns_ = std::min(start_ns_, timestamp_ns);
+  auto seen = [timestamp_ns](Entry& e) {
+    e.first_seen_ns = std::min(e.first_seen_ns, timestamp_ns);
+    e.last_seen_ns = std::max(e.last_seen_ns, timestamp_ns);
+  };
   // Scratch buffers keep their capacity between messages: a message that
   // joins a template allocates nothing.
   std::vector<std::string>& tokens = scratch_tokens_;
@@ -189,6 +194,7 @@ uint32_t PatternMiner::Add(std::string_view message) {
       }
     }
     ++e.count;
+    seen(e);
     return Canonical(best);
   }
   // No template of this length fits: one of another length with the same
@@ -216,16 +222,45 @@ uint32_t PatternMiner::Add(std::string_view message) {
     // A message that fits several shows they are one template: join them.
     for (uint32_t other : fits) Union(aligned, other);
     ++templates_[aligned].count;
+    seen(templates_[aligned]);
     return Canonical(aligned);
   }
   const auto id = static_cast<uint32_t>(templates_.size());
-  templates_.push_back(Entry{tokens, 1,
-                             static_cast<size_t>(std::count(tokens.begin(), tokens.end(), kWild)),
-                             key, family});
+  Entry fresh;
+  fresh.tokens = tokens;
+  fresh.count = 1;
+  fresh.first_seen_ns = fresh.last_seen_ns = timestamp_ns;
+  fresh.wildcards = static_cast<size_t>(std::count(tokens.begin(), tokens.end(), kWild));
+  fresh.leaf = key;
+  fresh.family = family;
+  templates_.push_back(std::move(fresh));
   parent_.push_back(id);
   leaf.push_back(id);
   relatives.push_back(id);
   return id;
+}
+
+int64_t PatternMiner::FirstSeen(uint32_t id) const {
+  // A joined template was first seen when its earliest member was.
+  int64_t t = INT64_MAX;
+  const uint32_t root = Canonical(id);
+  for (uint32_t i = 0; i < templates_.size(); ++i) {
+    if (Canonical(i) == root) t = std::min(t, templates_[i].first_seen_ns);
+  }
+  return t;
+}
+
+int64_t PatternMiner::LastSeen(uint32_t id) const {
+  int64_t t = INT64_MIN;
+  const uint32_t root = Canonical(id);
+  for (uint32_t i = 0; i < templates_.size(); ++i) {
+    if (Canonical(i) == root) t = std::max(t, templates_[i].last_seen_ns);
+  }
+  return t;
+}
+
+bool PatternMiner::IsNew(uint32_t id) const {
+  return FirstSeen(id) >= start_ns_ + options_.warmup_ns;
 }
 
 uint32_t PatternMiner::Canonical(uint32_t id) const {
@@ -252,8 +287,9 @@ std::string PatternMiner::Template(uint32_t id) const {
 }
 
 // Format: "LPAT" 1 (varint version), varint count, then per template: leaf
-// key, family key (length-prefixed), varint parent, varint count, varint
-// token count and the tokens (length-prefixed); then the CRC32C of all that.
+// key, family key (length-prefixed), varint parent, varint count, first and
+// last seen (zigzag varints), varint token count and the tokens
+// (length-prefixed); then the CRC32C of all that.
 std::string PatternMiner::Encode() const {
   std::string out = "LPAT";
   PutVarint32(&out, 1);
@@ -264,6 +300,8 @@ std::string PatternMiner::Encode() const {
     PutLengthPrefixed(&out, e.family);
     PutVarint32(&out, parent_[id]);
     PutVarint64(&out, e.count);
+    PutVarint64(&out, ZigZagEncode64(e.first_seen_ns));
+    PutVarint64(&out, ZigZagEncode64(e.last_seen_ns));
     PutVarint64(&out, e.tokens.size());
     for (const std::string& t : e.tokens) PutLengthPrefixed(&out, t);
   }
@@ -290,10 +328,10 @@ Result<PatternMiner> PatternMiner::Decode(std::string_view bytes, const Options&
     Entry e;
     std::string_view leaf, family;
     uint32_t parent = 0;
-    uint64_t n = 0;
+    uint64_t n = 0, first = 0, last = 0;
     if (!GetLengthPrefixed(&in, &leaf) || !GetLengthPrefixed(&in, &family) ||
-        !GetVarint32(&in, &parent) || !GetVarint64(&in, &e.count) || !GetVarint64(&in, &n) ||
-        parent > id || n > in.size()) {
+        !GetVarint32(&in, &parent) || !GetVarint64(&in, &e.count) || !GetVarint64(&in, &first) ||
+        !GetVarint64(&in, &last) || !GetVarint64(&in, &n) || parent > id || n > in.size()) {
       return bad("truncated template " + std::to_string(id));
     }
     for (uint64_t k = 0; k < n; ++k) {
@@ -302,6 +340,9 @@ Result<PatternMiner> PatternMiner::Decode(std::string_view bytes, const Options&
       e.tokens.emplace_back(t);
     }
     e.wildcards = static_cast<size_t>(std::count(e.tokens.begin(), e.tokens.end(), kWild));
+    e.first_seen_ns = ZigZagDecode64(first);
+    e.last_seen_ns = ZigZagDecode64(last);
+    m.start_ns_ = std::min(m.start_ns_, e.first_seen_ns);
     e.leaf = std::string(leaf);
     e.family = std::string(family);
     m.leaves_[e.leaf].push_back(static_cast<uint32_t>(id));

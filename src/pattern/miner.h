@@ -39,13 +39,23 @@ class PatternMiner {
     int prefix_tokens = 2;
     // Templates per leaf before new messages are forced into the best match.
     size_t max_templates_per_leaf = 200;
+    // A template first seen this long after the miner's first message is
+    // new (the service's warm-up is over): the alerting "new pattern" signal.
+    int64_t warmup_ns = 3'600'000'000'000;
   };
 
   PatternMiner() : PatternMiner(Options{}) {}
   explicit PatternMiner(const Options& options);
 
   // Mines `message`; returns the id (dense, from 0) of its template.
-  uint32_t Add(std::string_view message);
+  // `timestamp_ns` is the message's time (for first/last seen and newness).
+  uint32_t Add(std::string_view message, int64_t timestamp_ns = 0);
+
+  // When the template (as joined: its canonical id) was first and last seen,
+  // and whether it appeared only after the warm-up.
+  int64_t FirstSeen(uint32_t id) const;
+  int64_t LastSeen(uint32_t id) const;
+  bool IsNew(uint32_t id) const;
 
   // Templates found to be one (a message fitting several) are joined; an id
   // handed out earlier then stands for the joined template, whose canonical
@@ -73,6 +83,8 @@ class PatternMiner {
   struct Entry {
     std::vector<std::string> tokens;  // "<*>" for variables
     uint64_t count = 0;
+    int64_t first_seen_ns = 0;
+    int64_t last_seen_ns = 0;
     size_t wildcards = 0;  // of tokens
     std::string leaf;      // the tree keys it was filed under
     std::string family;
@@ -85,6 +97,7 @@ class PatternMiner {
   Options options_;
   std::vector<Entry> templates_;
   std::vector<uint32_t> parent_;  // union-find over template ids
+  int64_t start_ns_ = INT64_MAX;  // the earliest message time seen
   std::vector<std::string> scratch_tokens_;
   std::string scratch_key_;
   // Tree leaves: key (token count + leading constant tokens) -> template ids.

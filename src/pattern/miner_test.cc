@@ -105,6 +105,27 @@ TEST(PatternMinerTest, DictionarySurvivesARestart) {
   EXPECT_FALSE(PatternMiner::Decode("LPAT", PatternMiner::Options{}).ok());
 }
 
+TEST(PatternMinerTest, NewAfterTheWarmUp) {
+  constexpr int64_t kMin = 60'000'000'000;
+  PatternMiner::Options o;
+  o.warmup_ns = 10 * kMin;
+  PatternMiner m(o);
+  const uint32_t a = m.Add("cache warmed in 12 ms", 0);
+  m.Add("cache warmed in 15 ms", 30 * kMin);
+  const uint32_t b = m.Add("disk 3 is failing", 11 * kMin);
+  const uint32_t c = m.Add("user 7 logged in", 9 * kMin);
+  EXPECT_FALSE(m.IsNew(a));
+  EXPECT_TRUE(m.IsNew(b));
+  EXPECT_FALSE(m.IsNew(c));
+  EXPECT_EQ(m.FirstSeen(a), 0);
+  EXPECT_EQ(m.LastSeen(a), 30 * kMin);
+  // Times survive a save and load.
+  auto restored = PatternMiner::Decode(m.Encode(), o);
+  ASSERT_TRUE(restored.ok());
+  EXPECT_TRUE(restored->IsNew(b));
+  EXPECT_EQ(restored->LastSeen(a), 30 * kMin);
+}
+
 TEST(PatternMinerTest, DatesAreValues) {
   PatternMiner m;
   const uint32_t a = m.Add("connection from 1.2.3.4 () at Sun Jul 17 15:04:14 2005");
