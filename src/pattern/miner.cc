@@ -114,6 +114,8 @@ double PatternMiner::Similarity(const Entry& e, const std::vector<std::string>& 
 double PatternMiner::AlignedSimilarity(const std::vector<std::string>& a,
                                        const std::vector<std::string>& b) {
   const size_t n = a.size(), m = b.size();
+  // The alignment is quadratic: long messages only match by equal length.
+  if (n * m > 4096) return 0;
   std::vector<std::vector<uint16_t>> lcs(n + 1, std::vector<uint16_t>(m + 1, 0));
   for (size_t i = n; i-- > 0;) {
     for (size_t j = m; j-- > 0;) {
