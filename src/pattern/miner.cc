@@ -158,9 +158,11 @@ double PatternMiner::AlignedSimilarity(const std::vector<std::string>& a,
 
 uint32_t PatternMiner::Add(std::string_view message, int64_t timestamp_ns) {
   start_ns_ = std::min(start_ns_, timestamp_ns);
-  auto seen = [timestamp_ns](Entry& e) {
-    e.first_seen_ns = std::min(e.first_seen_ns, timestamp_ns);
-    e.last_seen_ns = std::max(e.last_seen_ns, timestamp_ns);
+  // Times are kept on the joined template's canonical entry.
+  auto seen = [this, timestamp_ns](uint32_t id) {
+    Entry& root = templates_[Canonical(id)];
+    root.first_seen_ns = std::min(root.first_seen_ns, timestamp_ns);
+    root.last_seen_ns = std::max(root.last_seen_ns, timestamp_ns);
   };
   // Scratch buffers keep their capacity between messages: a message that
   // joins a template allocates nothing.
@@ -196,7 +198,7 @@ uint32_t PatternMiner::Add(std::string_view message, int64_t timestamp_ns) {
       }
     }
     ++e.count;
-    seen(e);
+    seen(best);
     return Canonical(best);
   }
   // No template of this length fits: one of another length with the same
@@ -224,7 +226,7 @@ uint32_t PatternMiner::Add(std::string_view message, int64_t timestamp_ns) {
     // A message that fits several shows they are one template: join them.
     for (uint32_t other : fits) Union(aligned, other);
     ++templates_[aligned].count;
-    seen(templates_[aligned]);
+    seen(aligned);
     return Canonical(aligned);
   }
   const auto id = static_cast<uint32_t>(templates_.size());
@@ -243,22 +245,11 @@ uint32_t PatternMiner::Add(std::string_view message, int64_t timestamp_ns) {
 }
 
 int64_t PatternMiner::FirstSeen(uint32_t id) const {
-  // A joined template was first seen when its earliest member was.
-  int64_t t = INT64_MAX;
-  const uint32_t root = Canonical(id);
-  for (uint32_t i = 0; i < templates_.size(); ++i) {
-    if (Canonical(i) == root) t = std::min(t, templates_[i].first_seen_ns);
-  }
-  return t;
+  return templates_[Canonical(id)].first_seen_ns;
 }
 
 int64_t PatternMiner::LastSeen(uint32_t id) const {
-  int64_t t = INT64_MIN;
-  const uint32_t root = Canonical(id);
-  for (uint32_t i = 0; i < templates_.size(); ++i) {
-    if (Canonical(i) == root) t = std::max(t, templates_[i].last_seen_ns);
-  }
-  return t;
+  return templates_[Canonical(id)].last_seen_ns;
 }
 
 bool PatternMiner::IsNew(uint32_t id) const {
@@ -274,9 +265,13 @@ void PatternMiner::Union(uint32_t a, uint32_t b) {
   a = Canonical(a);
   b = Canonical(b);
   if (a == b) return;
-  // The older template (smaller id) stays the canonical one.
+  // The older template (smaller id) stays the canonical one and takes over
+  // the other's times: a joined template was first seen when its earliest
+  // member was.
   if (b < a) std::swap(a, b);
   parent_[b] = a;
+  templates_[a].first_seen_ns = std::min(templates_[a].first_seen_ns, templates_[b].first_seen_ns);
+  templates_[a].last_seen_ns = std::max(templates_[a].last_seen_ns, templates_[b].last_seen_ns);
 }
 
 std::string PatternMiner::Template(uint32_t id) const {

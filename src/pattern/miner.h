@@ -83,7 +83,7 @@ class PatternMiner {
   struct Entry {
     std::vector<std::string> tokens;  // "<*>" for variables
     uint64_t count = 0;
-    int64_t first_seen_ns = 0;
+    int64_t first_seen_ns = 0;  // of the joined template, on its canonical entry
     int64_t last_seen_ns = 0;
     size_t wildcards = 0;  // of tokens
     std::string leaf;      // the tree keys it was filed under

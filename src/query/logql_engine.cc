@@ -37,24 +37,6 @@ std::string_view CanonicalSelectorLabel(std::string_view name) {
   return name == "service_name" ? std::string_view("service") : name;
 }
 
-// Does attribute key `key`, sanitized into a label name, equal `name`?
-bool SanitizedEquals(std::string_view key, std::string_view name) {
-  if (key.empty() || name.empty()) return false;
-  size_t i = 0, j = 0;
-  if (key[0] >= '0' && key[0] <= '9') {
-    if (name[0] != '_') return false;
-    j = 1;
-  }
-  if (key.size() != name.size() - j) return false;
-  for (; i < key.size(); ++i, ++j) {
-    char c = key[i];
-    bool ok =
-        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-    if ((ok ? c : '_') != name[j]) return false;
-  }
-  return true;
-}
-
 std::unique_ptr<RE2> CompileAnchored(const std::string& re, Status* error) {
   RE2::Options opts;
   opts.set_log_errors(false);
@@ -123,7 +105,7 @@ class LineLabels {
     }
     if (record_ != nullptr) {
       for (const Attribute& a : record_->attributes) {
-        if (a.key == name || SanitizedEquals(a.key, name)) return &a.value;
+        if (a.key == name || SanitizesTo(a.key, name)) return &a.value;
       }
     }
     return nullptr;

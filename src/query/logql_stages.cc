@@ -177,30 +177,6 @@ void AppendSanitized(std::string* to, std::string_view key) {
 
 // Appends (name, value), or replaces the value of the pair of that name
 // appended since index `first`: the later value wins, as Loki's Set.
-// Whether AppendSanitized(key) into an empty string would equal `name`,
-// without building it.
-bool SanitizesTo(std::string_view key, std::string_view name) {
-  key = TrimAsciiSpace(key);
-  if (key.empty()) return name.empty();
-  size_t j = 0;
-  if (IsDigit(key[0])) {
-    if (name.empty() || name[0] != '_') return false;
-    j = 1;
-  }
-  for (size_t i = 0; i < key.size(); ++j) {
-    if (j >= name.size()) return false;
-    const char c = key[i];
-    if (IsIdentChar(c)) {
-      if (name[j] != c) return false;
-      ++i;
-    } else {
-      if (name[j] != '_') return false;
-      i += CharLen(key, i);
-    }
-  }
-  return j == name.size();
-}
-
 void SetLabel(ExtractedLabels* out, size_t first, std::string_view name, std::string value) {
   for (size_t i = first; i < out->size(); ++i) {
     if ((*out)[i].first == name) {
@@ -572,6 +548,28 @@ std::string SanitizeLabelName(std::string_view name) {
   std::string out;
   AppendSanitized(&out, name);
   return out;
+}
+
+bool SanitizesTo(std::string_view key, std::string_view name) {
+  key = TrimAsciiSpace(key);
+  if (key.empty()) return name.empty();
+  size_t j = 0;
+  if (IsDigit(key[0])) {
+    if (name.empty() || name[0] != '_') return false;
+    j = 1;
+  }
+  for (size_t i = 0; i < key.size(); ++j) {
+    if (j >= name.size()) return false;
+    const char c = key[i];
+    if (IsIdentChar(c)) {
+      if (name[j] != c) return false;
+      ++i;
+    } else {
+      if (name[j] != '_') return false;
+      i += CharLen(key, i);
+    }
+  }
+  return j == name.size();
 }
 
 Result<JsonExtractor> JsonExtractor::Make(const std::vector<ExtractParam>& params) {

@@ -40,6 +40,8 @@ using ExtractedLabels = std::vector<std::pair<std::string, std::string>>;
 // As in Loki, leading and trailing ASCII whitespace is dropped first, and a
 // character is a UTF-8 code point: "é" gives one '_' (an invalid byte, one '_').
 std::string SanitizeLabelName(std::string_view name);
+// Whether SanitizeLabelName(key) == name, without building the string.
+bool SanitizesTo(std::string_view key, std::string_view name);
 
 // | json  and  | json a="x.y", b="z[0]", c
 class JsonExtractor {

@@ -203,6 +203,23 @@ Result<LogQuery> ParseSelector(std::string_view text) {
   return std::move(*q);
 }
 
+// The optional `query` selector of the label endpoints.
+Result<std::optional<LogQuery>> OptionalSelector(const QueryParams& p) {
+  auto q = p.Get("query");
+  if (!q || q->empty()) return std::optional<LogQuery>();
+  LODE_ASSIGN_OR_RETURN(LogQuery selector, ParseSelector(*q));
+  return std::optional<LogQuery>(std::move(selector));
+}
+
+std::string StringArrayJson(const std::vector<std::string>& values) {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginArray();
+  for (const auto& v : values) w.String(v);
+  w.EndArray();
+  return out;
+}
+
 // Labels of a pushed stream → the record's indexed fields; the rest become attributes.
 void ApplyPushLabels(const std::vector<std::pair<std::string, std::string>>& labels, Record* r) {
   for (const auto& [k, v] : labels) {
@@ -481,21 +498,13 @@ asio::awaitable<HttpResponse> LokiApi::Labels(HttpRequest& req) {
   const QueryParams p = RequestParams(req);
   auto qp = MetadataParams(req, p, RequestContext{}, 6 * kHour);
   if (!qp.ok()) co_return TextError(req, qp.status());
-  std::optional<LogQuery> selector;
-  if (auto q = p.Get("query"); q && !q->empty()) {
-    auto s = ParseSelector(*q);
-    if (!s.ok()) co_return TextError(req, s.status());
-    selector = std::move(*s);
-  }
-  auto names = co_await server_->RunBlocking(
-      [this, &selector, &qp] { return engine_->LabelNames(selector ? &*selector : nullptr, *qp); });
+  auto selector = OptionalSelector(p);
+  if (!selector.ok()) co_return TextError(req, selector.status());
+  auto names = co_await server_->RunBlocking([this, &selector, &qp] {
+    return engine_->LabelNames(*selector ? &**selector : nullptr, *qp);
+  });
   if (!names.ok()) co_return TextError(req, names.status());
-  std::string data;
-  JsonWriter w(&data);
-  w.BeginArray();
-  for (const auto& n : *names) w.String(n);
-  w.EndArray();
-  co_return Success(req, std::move(data));
+  co_return Success(req, StringArrayJson(*names));
 }
 
 asio::awaitable<HttpResponse> LokiApi::LabelValues(HttpRequest& req) {
@@ -511,22 +520,13 @@ asio::awaitable<HttpResponse> LokiApi::LabelValues(HttpRequest& req) {
   const QueryParams p = RequestParams(req);
   auto qp = MetadataParams(req, p, RequestContext{}, 6 * kHour);
   if (!qp.ok()) co_return TextError(req, qp.status());
-  std::optional<LogQuery> selector;
-  if (auto q = p.Get("query"); q && !q->empty()) {
-    auto s = ParseSelector(*q);
-    if (!s.ok()) co_return TextError(req, s.status());
-    selector = std::move(*s);
-  }
+  auto selector = OptionalSelector(p);
+  if (!selector.ok()) co_return TextError(req, selector.status());
   auto values = co_await server_->RunBlocking([this, &name, &selector, &qp] {
-    return engine_->LabelValues(name, selector ? &*selector : nullptr, *qp);
+    return engine_->LabelValues(name, *selector ? &**selector : nullptr, *qp);
   });
   if (!values.ok()) co_return TextError(req, values.status());
-  std::string data;
-  JsonWriter w(&data);
-  w.BeginArray();
-  for (const auto& v : *values) w.String(v);
-  w.EndArray();
-  co_return Success(req, std::move(data));
+  co_return Success(req, StringArrayJson(*values));
 }
 
 asio::awaitable<HttpResponse> LokiApi::Series(HttpRequest& req, const RequestContext& ctx) {
