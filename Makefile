@@ -4,6 +4,7 @@
 #   make test       install dependencies, build, run every test (unit, ASan+UBSan, e2e)
 #   make build      build build/lode (RelWithDebInfo)
 #   make bench      ingest and query benchmarks (bench/README.md)
+#   make bench-patterns  pattern mining through the HTTP API, scored on LogHub
 #   make test-long  soak and crash-loop tests that take longer than `make test`
 #   make format     clang-format the sources
 
@@ -13,7 +14,7 @@ JOBS       ?= $(shell nproc)
 GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 CMAKE_ARGS ?=
 
-.PHONY: all setup build configure test test-unit test-asan test-e2e test-long run bench format tidy clean
+.PHONY: all setup build configure test test-unit test-asan test-e2e test-long run bench bench-patterns format tidy clean
 
 all: build
 
@@ -56,6 +57,9 @@ bench: build
 	@./scripts/setup.sh --bench
 	@./bench/ingest_bench.sh $(BUILD)/lode
 	@./bench/storage_bench.sh $(BUILD)/lode $${LODE_BENCH_LINES:-10000000}
+
+bench-patterns: build
+	@python3 bench/patterns_bench.py $(BUILD)/lode
 
 format:
 	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h')

@@ -5,6 +5,8 @@
 #
 #   bench/ingest_bench.sh [LODE] [LINES] [CONNECTIONS] [BATCH]
 #
+# LODE_BENCH_CONFIG=file.yaml passes `--config file.yaml` to the server (e.g.
+# `patterns: {enabled: false}`; bench/patterns_cost.sh uses it).
 # Results go to stdout and bench/out/ingest-<date>.txt.
 set -euo pipefail
 LODE=$(readlink -f "${1:-build/lode}")
@@ -18,7 +20,9 @@ WORK=$(mktemp -d /tmp/lode-bench-XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 TICKS=$(getconf CLK_TCK)
 
-"$LODE" serve --data "$WORK/data" --http "127.0.0.1:$PORT" --log-level warn &
+CONFIG_ARGS=()
+if [[ -n "${LODE_BENCH_CONFIG:-}" ]]; then CONFIG_ARGS=(--config "$(readlink -f "$LODE_BENCH_CONFIG")"); fi
+"$LODE" serve --data "$WORK/data" --http "127.0.0.1:$PORT" --log-level warn "${CONFIG_ARGS[@]}" &
 PID=$!
 cleanup() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT

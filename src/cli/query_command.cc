@@ -40,6 +40,8 @@ struct QueryFlags {
   std::string step;
   std::string tenant;
   bool instant = false;
+  bool patterns = false;  // list the message templates instead of lines
+  bool only_new = false;  // --patterns: only templates new after the warm-up
   int timeout_s = 300;
 };
 
@@ -73,6 +75,13 @@ const char* LevelColour(std::string_view level) {
 std::string_view Str(simdjson::dom::element e, const char* key) {
   std::string_view v;
   if (e[key].get_string().get(v) != simdjson::SUCCESS) return {};
+  return v;
+}
+
+// Field `key` of `e` as an unsigned number (0 when absent).
+uint64_t U64(simdjson::dom::element e, const char* key) {
+  uint64_t v = 0;
+  if (e[key].get_uint64().get(v) != simdjson::SUCCESS) return 0;
   return v;
 }
 
@@ -261,6 +270,78 @@ int PrintAnswer(const std::string& body, const QueryFlags& f) {
   return 0;
 }
 
+// A sparkline of `counts` in at most `width` cells (each the sum of its span).
+std::string Sparkline(const std::vector<uint64_t>& counts, size_t width) {
+  static constexpr const char* kBars[] = {" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+  if (counts.empty()) return "";
+  const size_t cells = std::min(width, counts.size());
+  std::vector<uint64_t> sums(cells, 0);
+  for (size_t i = 0; i < counts.size(); ++i) sums[i * cells / counts.size()] += counts[i];
+  const uint64_t top = *std::max_element(sums.begin(), sums.end());
+  std::string out;
+  for (uint64_t v : sums) {
+    const size_t level = top == 0 || v == 0 ? 0 : 1 + static_cast<size_t>(v * 7 / top);
+    out += kBars[level];
+  }
+  out.append(width - cells, ' ');  // printf pads by bytes, not by cells
+  return out;
+}
+
+// Prints an /api/v1/patterns answer: biggest templates first, with their
+// count, id, service, volume over the range, and whether they are new.
+int PrintPatterns(const std::string& body, const QueryFlags& f) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  simdjson::dom::array patterns;
+  if (parser.parse(body).get(doc) || doc["data"]["patterns"].get_array().get(patterns)) {
+    std::cerr << "lode query: unexpected answer: " << body.substr(0, 200) << "\n";
+    return 1;
+  }
+  const bool colour = f.output == "table" && isatty(STDOUT_FILENO) != 0;
+  if (f.output == "table") {
+    std::printf("%10s %-6s %-3s %-16s %-20s %s\n", "COUNT", "ID", "NEW", "SERVICE", "VOLUME",
+                "PATTERN");
+  }
+  for (simdjson::dom::element p : patterns) {
+    const uint64_t count = U64(p, "count");
+    bool is_new = false;
+    if (p["new"].get_bool().get(is_new) != simdjson::SUCCESS) is_new = false;
+    const std::string_view text = Str(p, "pattern");
+    if (f.output == "raw") {
+      std::printf("%.*s\n", static_cast<int>(text.size()), text.data());
+      continue;
+    }
+    std::vector<uint64_t> volume;
+    simdjson::dom::array va;
+    if (!p["volume"].get_array().get(va)) {
+      for (simdjson::dom::element v : va) {
+        uint64_t n = 0;
+        if (v.get_uint64().get(n) != simdjson::SUCCESS) n = 0;
+        volume.push_back(n);
+      }
+    }
+    const std::string_view id = Str(p, "id"), service = Str(p, "service");
+    std::printf("%10llu %-6.*s %s%-3s%s %-16.*s %s %.*s\n", static_cast<unsigned long long>(count),
+                static_cast<int>(id.size()), id.data(), colour && is_new ? "\x1b[1;33m" : "",
+                is_new ? "new" : "", colour && is_new ? "\x1b[0m" : "",
+                static_cast<int>(service.size()), service.data(), Sparkline(volume, 20).c_str(),
+                static_cast<int>(text.size()), text.data());
+  }
+  if (f.output == "table") {
+    const simdjson::dom::element data = doc["data"];
+    const uint64_t lines = U64(data, "lines"), unpatterned = U64(data, "unpatterned"),
+                   total = U64(data, "total_patterns");
+    std::fprintf(stderr, "%zu of %llu patterns, over %llu lines", patterns.size(),
+                 static_cast<unsigned long long>(total), static_cast<unsigned long long>(lines));
+    if (unpatterned > 0) {
+      std::fprintf(stderr, " (%llu without a pattern)",
+                   static_cast<unsigned long long>(unpatterned));
+    }
+    std::fprintf(stderr, "\n");
+  }
+  return 0;
+}
+
 int RunQuery(const QueryFlags& f) {
   if (f.output != "table" && f.output != "json" && f.output != "raw") {
     std::cerr << "lode query: --output must be table, json or raw\n";
@@ -278,6 +359,15 @@ int RunQuery(const QueryFlags& f) {
     return 2;
   }
   std::string query = *built;
+  if (f.patterns && metric) {
+    std::cerr << "lode query: --patterns takes a log query (a selector and filters), not a "
+                 "metric query\n";
+    return 2;
+  }
+  if (f.only_new && !f.patterns) {
+    std::cerr << "lode query: --new goes with --patterns\n";
+    return 2;
+  }
   const int64_t now = Clock::Real()->NowNanos();
   int64_t end = now, start = now - 3600LL * 1'000'000'000;
   if (!f.since.empty()) {
@@ -301,7 +391,9 @@ int RunQuery(const QueryFlags& f) {
   if (!time_flag("--to", f.to, &end) || !time_flag("--from", f.from, &start)) return 2;
   if (f.from.empty() && f.since.empty() && !f.to.empty()) start = end - 3600LL * 1'000'000'000;
 
-  std::string target = f.instant ? "/loki/api/v1/query" : "/loki/api/v1/query_range";
+  std::string target = f.patterns  ? "/api/v1/patterns"
+                       : f.instant ? "/loki/api/v1/query"
+                                   : "/loki/api/v1/query_range";
   if (!f.count_by.empty()) {
     // --count-by: one count over the whole span, or per --step.
     std::string range =
@@ -310,7 +402,12 @@ int RunQuery(const QueryFlags& f) {
     if (f.step.empty()) target = "/loki/api/v1/query";
   }
   AddParam(&target, "query", query);
-  if (target.starts_with("/loki/api/v1/query_range")) {
+  if (f.patterns) {
+    AddParam(&target, "start", std::to_string(start));
+    AddParam(&target, "end", std::to_string(end));
+    if (!f.step.empty()) AddParam(&target, "step", f.step);
+    if (f.only_new) AddParam(&target, "new", "true");
+  } else if (target.starts_with("/loki/api/v1/query_range")) {
     AddParam(&target, "start", std::to_string(start));
     AddParam(&target, "end", std::to_string(end));
     if (!f.step.empty()) AddParam(&target, "step", f.step);
@@ -318,7 +415,7 @@ int RunQuery(const QueryFlags& f) {
     AddParam(&target, "time", std::to_string(end));
   }
   AddParam(&target, "limit", std::to_string(f.limit));
-  if (f.forward) AddParam(&target, "direction", "forward");
+  if (f.forward && !f.patterns) AddParam(&target, "direction", "forward");
   std::vector<std::pair<std::string, std::string>> headers;
   if (!f.tenant.empty()) headers.emplace_back("X-Scope-OrgID", f.tenant);
   HttpClient client(url->host, url->port, f.timeout_s);
@@ -337,7 +434,7 @@ int RunQuery(const QueryFlags& f) {
     std::cout << res->body << "\n";
     return 0;
   }
-  return PrintAnswer(res->body, f);
+  return f.patterns ? PrintPatterns(res->body, f) : PrintAnswer(res->body, f);
 }
 
 }  // namespace
@@ -349,7 +446,8 @@ void AddQueryCommand(CLI::App& app, int* exit_code) {
                          "Query a Lode server with LogQL (or plain text).\n"
                          "  lode query '{service=\"checkout\"} |= \"timeout\"'\n"
                          "  lode query 'sum by (level) (rate({}[5m]))' --since 6h --step 5m\n"
-                         "  lode query 'connection refused' --level error --since 15m");
+                         "  lode query 'connection refused' --level error --since 15m\n"
+                         "  lode query --patterns '{service=\"checkout\"}' --since 24h");
   cmd->add_option("query", f->text,
                   "LogQL query, or text the line must contain (then the filter flags apply)");
   cmd->add_option("--url", f->url, "Server address")->capture_default_str();
@@ -371,6 +469,10 @@ void AddQueryCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--regex,-e", f->regex, "Without LogQL: RE2 regex the line must match");
   cmd->add_option("--count-by", f->count_by,
                   "Without LogQL: count by level, service or level,service");
+  cmd->add_flag("--patterns,-p", f->patterns,
+                "List the message templates of the matching lines, biggest first "
+                "(--limit of them; --step sets the volume's resolution)");
+  cmd->add_flag("--new", f->only_new, "With --patterns: only templates new after the warm-up");
   cmd->callback([f, exit_code] { *exit_code = RunQuery(*f); });
 }
 

@@ -54,13 +54,16 @@ struct Record {
   int64_t timestamp_ns = 0;  // event time, ns since the Unix epoch, UTC
   int64_t observed_ns = 0;   // when Lode received it
   Level level = Level::kUnknown;
-  uint8_t flags = 0;         // RecordFlags
-  std::string tenant;        // from X-Scope-OrgID; "default" when absent
-  std::string service;       // e.g. "checkout"; empty when unknown
-  std::string instance;      // host, pod or address; empty when unknown
-  std::string source;        // source type: http, syslog, file, k8s, docker, otlp, ...
+  uint8_t flags = 0;     // RecordFlags
+  std::string tenant;    // from X-Scope-OrgID; "default" when absent
+  std::string service;   // e.g. "checkout"; empty when unknown
+  std::string instance;  // host, pod or address; empty when unknown
+  std::string source;    // source type: http, syslog, file, k8s, docker, otlp, ...
   std::string message;
   std::vector<Attribute> attributes;
+  // The message's template (pattern/pattern_index.h): a tenant-wide id given
+  // at ingest; 0 when none was given (mining off, or data written before it).
+  uint32_t pattern_id = 0;
 
   // Value of attribute `key`, or nullopt.
   std::optional<std::string_view> Attr(std::string_view key) const;

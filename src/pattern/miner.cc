@@ -1,6 +1,8 @@
 #include "pattern/miner.h"
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 
 #include "common/coding.h"
 #include "common/crc32c.h"
@@ -11,13 +13,13 @@ namespace {
 
 constexpr std::string_view kWild = "<*>";
 
-bool IsSpace(char c) {
+constexpr bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
-bool IsDigit(char c) {
+constexpr bool IsDigit(char c) {
   return c >= '0' && c <= '9';
 }
-bool IsAlpha(char c) {
+constexpr bool IsAlpha(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
@@ -42,42 +44,120 @@ bool IsDateWord(std::string_view tok) {
   return std::find(std::begin(kWords), std::end(kWords), tok) != std::end(kWords);
 }
 
-// Writes the masked form of `tok` into *out (reusing its buffer).
-void MaskInto(std::string_view tok, std::string* out) {
-  if (IsDateWord(tok)) {
-    out->assign(kWild);
-    return;
+// Byte classes for the tokenizer: one table load per byte instead of a
+// chain of compares.
+constexpr uint8_t kSpaceByte = 1, kDigitByte = 2, kNonHexByte = 4, kSlashByte = 8, kEqualsByte = 16;
+constexpr bool IsHexDigit(char c) {
+  return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+constexpr std::array<uint8_t, 256> kByteClass = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    const char ch = static_cast<char>(c);
+    t[static_cast<size_t>(c)] =
+        static_cast<uint8_t>((IsSpace(ch) ? kSpaceByte : 0) | (IsDigit(ch) ? kDigitByte : 0) |
+                             (IsHexDigit(ch) ? 0 : kNonHexByte) | (ch == '/' ? kSlashByte : 0) |
+                             (ch == '=' ? kEqualsByte : 0));
   }
-  if (std::none_of(tok.begin(), tok.end(), IsDigit) || IsVersionedWord(tok)) {
-    out->assign(tok);
-    return;
-  }
-  size_t key_end = 0;
-  while (key_end < tok.size() && (IsAlpha(tok[key_end]) || tok[key_end] == '_' ||
-                                  tok[key_end] == '.' || tok[key_end] == '-')) {
-    ++key_end;
-  }
-  if (key_end > 0 && key_end < tok.size() && tok[key_end] == '=') {
-    out->assign(tok.substr(0, key_end + 1));
-    out->append(kWild);
-    return;
-  }
-  out->assign(kWild);
+  return t;
+}();
+
+// A path or URL: "/var/log/app.log", "./run", "~/x", "https://host/a".
+bool IsPath(std::string_view tok) {
+  return (tok.size() > 1 && tok[0] == '/') || tok.starts_with("./") || tok.starts_with("~/") ||
+         tok.find("://") != std::string_view::npos;
 }
 
-// Splits `message` on whitespace into masked tokens, reusing *out's strings;
-// returns the token count (entries past it are stale).
-size_t Tokenize(std::string_view message, std::vector<std::string>* out) {
-  size_t n = 0, i = 0;
-  while (i < message.size()) {
-    while (i < message.size() && IsSpace(message[i])) ++i;
-    const size_t start = i;
-    while (i < message.size() && !IsSpace(message[i])) ++i;
-    if (i == start) continue;
-    if (n == out->size()) out->emplace_back();
-    MaskInto(message.substr(start, i - start), &(*out)[n++]);
+// Whether `tok` (of byte classes `seen`) is a value.
+bool IsValue(std::string_view tok, uint8_t seen) {
+  if (seen & kDigitByte) return !IsVersionedWord(tok);
+  // Hex ids without a digit ("deadbeef"), paths and URLs.
+  return (tok.size() >= 8 && (seen & kNonHexByte) == 0) || IsPath(tok);
+}
+
+// The masked form of `tok` (of byte classes `seen`): the token itself,
+// "<*>", or "key=<*>" written into *arena (which must not reallocate while
+// views into it live: Tokenize reserves enough).
+std::string_view Mask(std::string_view tok, uint8_t seen, std::string* arena) {
+  if (IsDateWord(tok)) return kWild;
+  // Most tokens are words: no digit, no slash, not all hex.
+  if ((seen & (kDigitByte | kSlashByte)) == 0 && ((seen & kNonHexByte) != 0 || tok.size() < 8)) {
+    return tok;
   }
-  return n;
+  size_t key_end = 0;
+  if ((seen & kEqualsByte) == 0) key_end = tok.size();  // no key=
+  if (key_end == 0) {
+    while (key_end < tok.size() && (IsAlpha(tok[key_end]) || tok[key_end] == '_' ||
+                                    tok[key_end] == '.' || tok[key_end] == '-')) {
+      ++key_end;
+    }
+  }
+  const bool keyed = key_end > 0 && key_end < tok.size() && tok[key_end] == '=';
+  const std::string_view value = keyed ? tok.substr(key_end + 1) : tok;
+  if (!IsValue(value, seen)) return tok;
+  if (keyed) {
+    const size_t at = arena->size();
+    arena->append(tok.substr(0, key_end + 1));
+    arena->append(kWild);
+    return std::string_view(*arena).substr(at);
+  }
+  return kWild;
+}
+
+// A fast hash for short tokens (not for adversarial input: a collision only
+// costs a memo miss or, at worst, a memo hit that Fits() still checks).
+constexpr uint64_t Mix(uint64_t h) {
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ull;
+  return h ^ (h >> 32);
+}
+uint64_t HashToken(std::string_view t) {
+  uint64_t h = t.size() * 0x9e3779b97f4a7c15ull;
+  size_t i = 0;
+  for (; i + 8 <= t.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, t.data() + i, 8);
+    h = Mix(h ^ w);
+  }
+  uint64_t tail = 0;
+  for (; i < t.size(); ++i) tail = (tail << 8) | static_cast<unsigned char>(t[i]);
+  return Mix(h ^ tail);
+}
+
+// Splits `message` on whitespace into masked tokens: views into `message`,
+// into the static "<*>", or into *arena (cleared first). One pass, no
+// allocation once the buffers have grown. (A SIMD classification of the
+// bytes was tried: slower on log messages, whose tokens are short.)
+void Tokenize(std::string_view message, std::vector<std::string_view>* out, std::string* arena) {
+  out->clear();
+  arena->clear();
+  // A masked token is at most twice as long as the token ("a=1" -> "a=<*>").
+  arena->reserve(2 * message.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(message.data());
+  const size_t n = message.size();
+  size_t i = 0;
+  char quote = 0;  // inside a quoted string opened by this character
+  while (i < n) {
+    while (i < n && (kByteClass[p[i]] & kSpaceByte) != 0) ++i;
+    const size_t start = i;
+    uint8_t seen = 0;
+    while (i < n && (kByteClass[p[i]] & kSpaceByte) == 0) seen |= kByteClass[p[i++]];
+    if (i == start) break;
+    const std::string_view tok = message.substr(start, i - start);
+    // A quoted string is a value, whatever it holds: each of its tokens is
+    // masked ("'a b'" -> <*> <*>; alignment copes with varying counts).
+    if (quote != 0) {
+      out->push_back(kWild);
+      if (tok.back() == quote) quote = 0;
+      continue;
+    }
+    if (tok[0] == '"' || tok[0] == '\'') {
+      if (tok.size() < 2 || tok.back() != tok[0]) quote = tok[0];
+      out->push_back(kWild);
+      continue;
+    }
+    out->push_back(Mask(tok, seen, arena));
+  }
 }
 
 }  // namespace
@@ -85,14 +165,25 @@ size_t Tokenize(std::string_view message, std::vector<std::string>* out) {
 PatternMiner::PatternMiner(const Options& options) : options_(options) {}
 
 std::vector<std::string> PatternMiner::MaskedTokens(std::string_view message) {
-  std::vector<std::string> out;
-  out.resize(Tokenize(message, &out));
-  return out;
+  std::vector<std::string_view> views;
+  std::string arena;
+  Tokenize(message, &views, &arena);
+  return std::vector<std::string>(views.begin(), views.end());
+}
+
+// Whether template `e` covers `tokens` as it is: same length, and every
+// constant of the template in place.
+bool PatternMiner::Fits(const Entry& e, const std::vector<std::string_view>& tokens) {
+  if (e.tokens.size() != tokens.size()) return false;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (e.tokens[i] != tokens[i] && e.tokens[i] != kWild) return false;
+  }
+  return true;
 }
 
 // The share of positions holding a constant (in the template or the message)
 // where both have the same constant: variables on both sides say nothing.
-double PatternMiner::Similarity(const Entry& e, const std::vector<std::string>& tokens) const {
+double PatternMiner::Similarity(const Entry& e, const std::vector<std::string_view>& tokens) const {
   if (e.tokens.size() != tokens.size()) return 0;
   // A constant facing a variable counts half: the variable may just have
   // held a value without digits there ("()" against "(10.1.2.3)").
@@ -112,7 +203,7 @@ double PatternMiner::Similarity(const Entry& e, const std::vector<std::string>& 
 // constant next to a value costs half (a unit or a note beside a value that
 // comes and goes: "(1.08 KB)", "<1 sec").
 double PatternMiner::AlignedSimilarity(const std::vector<std::string>& a,
-                                       const std::vector<std::string>& b) {
+                                       const std::vector<std::string_view>& b) {
   const size_t n = a.size(), m = b.size();
   // The alignment is quadratic: long messages only match by equal length.
   if (n * m > 4096) return 0;
@@ -135,7 +226,7 @@ double PatternMiner::AlignedSimilarity(const std::vector<std::string>& a,
   }
   constexpr double kFar = 100;  // an unmatched constant away from any value
   double matched = 0, cost = 0;
-  auto unmatched = [&](const std::vector<std::string>& t, const std::vector<uint8_t>& in) {
+  auto unmatched = [&](const auto& t, const std::vector<uint8_t>& in) {
     for (size_t i = 0; i < t.size(); ++i) {
       if (t[i] == kWild) continue;
       if (in[i]) {
@@ -166,15 +257,37 @@ uint32_t PatternMiner::Add(std::string_view message, int64_t timestamp_ns) {
   };
   // Scratch buffers keep their capacity between messages: a message that
   // joins a template allocates nothing.
-  std::vector<std::string>& tokens = scratch_tokens_;
-  tokens.resize(Tokenize(message, &tokens));
+  std::vector<std::string_view>& tokens = scratch_tokens_;
+  Tokenize(message, &tokens, &scratch_arena_);
+  // Most messages repeat a token sequence already seen, whose leaf has not
+  // changed since: the answer is the same as then (see Memo).
+  uint64_t hash = tokens.size();
+  for (std::string_view t : tokens) hash = Mix(hash ^ HashToken(t));
+  if (auto it = memo_.find(hash); it != memo_.end()) {
+    const Memo& m = it->second;
+    Entry& e = templates_[m.id];
+    const bool valid =
+        leaf_versions_[m.leaf] == m.version &&
+        (m.family == UINT32_MAX ? Fits(e, tokens) : family_versions_[m.family] == m.family_version);
+    if (valid) {
+      ++e.count;
+      seen(m.id);
+      return Canonical(m.id);
+    }
+  }
   std::string& key = scratch_key_;
-  key = std::to_string(tokens.size());
+  key.clear();
+  key += std::to_string(tokens.size());
   for (int i = 0; i < options_.prefix_tokens && static_cast<size_t>(i) < tokens.size(); ++i) {
     key.push_back('\x1f');
     key += tokens[static_cast<size_t>(i)];
   }
-  std::vector<uint32_t>& leaf = leaves_[key];
+  Leaf& leaf_entry = leaves_[key];
+  if (leaf_entry.index == UINT32_MAX) {
+    leaf_entry.index = static_cast<uint32_t>(leaf_versions_.size());
+    leaf_versions_.push_back(0);
+  }
+  std::vector<uint32_t>& leaf = leaf_entry.ids;
   uint32_t best = UINT32_MAX;
   double best_sim = -1;
   size_t best_wild = 0;
@@ -191,11 +304,21 @@ uint32_t PatternMiner::Add(std::string_view message, int64_t timestamp_ns) {
   const bool full = leaf.size() >= options_.max_templates_per_leaf;
   if (best != UINT32_MAX && (best_sim >= options_.similarity || full)) {
     Entry& e = templates_[best];
+    bool generalized = false;
     for (size_t i = 0; i < tokens.size(); ++i) {
       if (e.tokens[i] != tokens[i] && e.tokens[i] != kWild) {
         e.tokens[i] = kWild;
         ++e.wildcards;
+        generalized = true;
       }
+    }
+    if (generalized) {
+      ++leaf_versions_[leaf_entry.index];
+      ++family_versions_[e.family_index];
+    } else {
+      // The leaf is as it was: this sequence gets `best` until it changes.
+      if (memo_.size() >= kMaxMemo) memo_.clear();
+      memo_[hash] = Memo{best, leaf_entry.index, UINT32_MAX, leaf_versions_[leaf_entry.index], 0};
     }
     ++e.count;
     seen(best);
@@ -208,7 +331,12 @@ uint32_t PatternMiner::Add(std::string_view message, int64_t timestamp_ns) {
     family += tokens[static_cast<size_t>(i)];
     family.push_back('\x1f');
   }
-  std::vector<uint32_t>& relatives = families_[family];
+  Leaf& family_entry = families_[family];
+  if (family_entry.index == UINT32_MAX) {
+    family_entry.index = static_cast<uint32_t>(family_versions_.size());
+    family_versions_.push_back(0);
+  }
+  std::vector<uint32_t>& relatives = family_entry.ids;
   uint32_t aligned = UINT32_MAX;
   double aligned_sim = -1;
   std::vector<uint32_t> fits;
@@ -225,22 +353,30 @@ uint32_t PatternMiner::Add(std::string_view message, int64_t timestamp_ns) {
   if (aligned != UINT32_MAX) {
     // A message that fits several shows they are one template: join them.
     for (uint32_t other : fits) Union(aligned, other);
+    // Neither the leaf nor the family changed: the same sequence aligns the
+    // same way (and its joins are made) until one of them does.
+    if (memo_.size() >= kMaxMemo) memo_.clear();
+    memo_[hash] = Memo{aligned, leaf_entry.index, family_entry.index,
+                       leaf_versions_[leaf_entry.index], family_versions_[family_entry.index]};
     ++templates_[aligned].count;
     seen(aligned);
     return Canonical(aligned);
   }
   const auto id = static_cast<uint32_t>(templates_.size());
   Entry fresh;
-  fresh.tokens = tokens;
+  fresh.tokens.assign(tokens.begin(), tokens.end());
   fresh.count = 1;
   fresh.first_seen_ns = fresh.last_seen_ns = timestamp_ns;
   fresh.wildcards = static_cast<size_t>(std::count(tokens.begin(), tokens.end(), kWild));
   fresh.leaf = key;
   fresh.family = family;
+  fresh.family_index = family_entry.index;
   templates_.push_back(std::move(fresh));
   parent_.push_back(id);
   leaf.push_back(id);
+  ++leaf_versions_[leaf_entry.index];
   relatives.push_back(id);
+  ++family_versions_[family_entry.index];
   return id;
 }
 
@@ -274,9 +410,58 @@ void PatternMiner::Union(uint32_t a, uint32_t b) {
   templates_[a].last_seen_ns = std::max(templates_[a].last_seen_ns, templates_[b].last_seen_ns);
 }
 
+namespace {
+
+// One token list that fits both `a` and `b`: their longest common
+// subsequence of tokens, with one "<*>" wherever either has tokens the other
+// lacks (a variable that may span several tokens, or none).
+std::vector<std::string> AlignMerge(const std::vector<std::string>& a,
+                                    const std::vector<std::string>& b) {
+  const size_t n = a.size(), m = b.size();
+  std::vector<std::vector<uint32_t>> lcs(n + 1, std::vector<uint32_t>(m + 1, 0));
+  for (size_t i = n; i-- > 0;) {
+    for (size_t j = m; j-- > 0;) {
+      lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+    }
+  }
+  std::vector<std::string> out;
+  auto wild = [&out] {
+    if (out.empty() || out.back() != kWild) out.emplace_back(kWild);
+  };
+  size_t i = 0, j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i] == b[j]) {
+      if (a[i] == kWild) {
+        wild();
+      } else {
+        out.push_back(a[i]);
+      }
+      ++i;
+      ++j;
+    } else if (j == m || (i < n && lcs[i + 1][j] >= lcs[i][j + 1])) {
+      wild();
+      ++i;
+    } else {
+      wild();
+      ++j;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string PatternMiner::Template(uint32_t id) const {
+  // A joined template reads as one text that fits every member.
+  const uint32_t root = Canonical(id);
+  std::vector<std::string> tokens = templates_.at(root).tokens;
+  for (uint32_t other = 0; other < templates_.size(); ++other) {
+    if (other != root && parent_[other] != other && Canonical(other) == root) {
+      tokens = AlignMerge(tokens, templates_[other].tokens);
+    }
+  }
   std::string out;
-  for (const std::string& t : templates_.at(id).tokens) {
+  for (const std::string& t : tokens) {
     if (!out.empty()) out.push_back(' ');
     out += t;
   }
@@ -342,8 +527,19 @@ Result<PatternMiner> PatternMiner::Decode(std::string_view bytes, const Options&
     m.start_ns_ = std::min(m.start_ns_, e.first_seen_ns);
     e.leaf = std::string(leaf);
     e.family = std::string(family);
-    m.leaves_[e.leaf].push_back(static_cast<uint32_t>(id));
-    m.families_[e.family].push_back(static_cast<uint32_t>(id));
+    Leaf& l = m.leaves_[e.leaf];
+    if (l.index == UINT32_MAX) {
+      l.index = static_cast<uint32_t>(m.leaf_versions_.size());
+      m.leaf_versions_.push_back(0);
+    }
+    l.ids.push_back(static_cast<uint32_t>(id));
+    Leaf& f = m.families_[e.family];
+    if (f.index == UINT32_MAX) {
+      f.index = static_cast<uint32_t>(m.family_versions_.size());
+      m.family_versions_.push_back(0);
+    }
+    f.ids.push_back(static_cast<uint32_t>(id));
+    e.family_index = f.index;
     m.parent_.push_back(parent);
     m.templates_.push_back(std::move(e));
   }

@@ -62,7 +62,9 @@ class PatternMiner {
   // id (the oldest) this returns. Ids stay valid forever.
   uint32_t Canonical(uint32_t id) const;
 
-  // The template of `id` with `<*>` for variables, tokens joined by spaces.
+  // The template `id` stands for (as joined), with `<*>` for variables,
+  // tokens joined by spaces. A joined template's text fits all its members:
+  // where their tokens differ in number, one `<*>` stands for any tokens.
   std::string Template(uint32_t id) const;
   size_t size() const { return templates_.size(); }
 
@@ -88,22 +90,48 @@ class PatternMiner {
     size_t wildcards = 0;  // of tokens
     std::string leaf;      // the tree keys it was filed under
     std::string family;
+    uint32_t family_index = 0;  // into family_versions_
   };
-  double Similarity(const Entry& e, const std::vector<std::string>& tokens) const;
+  double Similarity(const Entry& e, const std::vector<std::string_view>& tokens) const;
+  static bool Fits(const Entry& e, const std::vector<std::string_view>& tokens);
   void Union(uint32_t a, uint32_t b);
   static double AlignedSimilarity(const std::vector<std::string>& a,
-                                  const std::vector<std::string>& b);
+                                  const std::vector<std::string_view>& b);
 
   Options options_;
   std::vector<Entry> templates_;
   std::vector<uint32_t> parent_;  // union-find over template ids
   int64_t start_ns_ = INT64_MAX;  // the earliest message time seen
-  std::vector<std::string> scratch_tokens_;
+  // Scratch buffers reused from message to message (tokens view the message
+  // or the arena).
+  std::vector<std::string_view> scratch_tokens_;
+  std::string scratch_arena_;
   std::string scratch_key_;
   // Tree leaves: key (token count + leading constant tokens) -> template ids.
-  std::unordered_map<std::string, std::vector<uint32_t>> leaves_;
+  struct Leaf {
+    std::vector<uint32_t> ids;
+    uint32_t index = UINT32_MAX;  // into leaf_versions_
+  };
+  std::unordered_map<std::string, Leaf> leaves_;
+  // Bumped whenever a leaf gains a template or one of its templates
+  // generalizes: matching against a leaf depends on nothing else.
+  std::vector<uint64_t> leaf_versions_;
+  // Memo of matching (a pure cache: results are what the full search gives,
+  // so it is not saved): hash of a masked token sequence -> the template it
+  // joined without changing it, valid while that leaf's version stays (and,
+  // for a template of another length it aligned with, its family's).
+  struct Memo {
+    uint32_t id;
+    uint32_t leaf;
+    uint32_t family;  // UINT32_MAX: a same-length match (checked with Fits)
+    uint64_t version;
+    uint64_t family_version;
+  };
+  static constexpr size_t kMaxMemo = 1 << 14;
+  std::unordered_map<uint64_t, Memo> memo_;
   // Templates by their leading tokens alone, across lengths.
-  std::unordered_map<std::string, std::vector<uint32_t>> families_;
+  std::unordered_map<std::string, Leaf> families_;
+  std::vector<uint64_t> family_versions_;  // as leaf_versions_
 };
 
 }  // namespace lode

@@ -15,13 +15,32 @@ namespace {
 
 TEST(PatternMinerTest, MasksValuesAndKeepsKeys) {
   using V = std::vector<std::string>;
-  EXPECT_EQ(PatternMiner::MaskedTokens("took 250ms for blk_-123 from 10.0.0.1:22"),
+  const auto masked = [](std::string_view m) { return PatternMiner::MaskedTokens(m); };
+  // Numbers, durations, ids, addresses and ports.
+  EXPECT_EQ(masked("took 250ms for blk_-123 from 10.0.0.1:22"),
             (V{"took", "<*>", "for", "<*>", "from", "<*>"}));
-  EXPECT_EQ(PatternMiner::MaskedTokens("status=500 latency_ms=12 path=/api user=bob"),
-            (V{"status=<*>", "latency_ms=<*>", "path=/api", "user=bob"}));
-  EXPECT_EQ(PatternMiner::MaskedTokens("  id 0x1f2e  uuid 3f2c9a1e-aaaa-4bbb-8ccc-0123456789ab "),
-            (V{"id", "<*>", "uuid", "<*>"}));
-  EXPECT_EQ(PatternMiner::MaskedTokens(""), V{});
+  EXPECT_EQ(masked("retry in 1.5s after 3 attempts (limit 10)"),
+            (V{"retry", "in", "<*>", "after", "<*>", "attempts", "(limit", "<*>"}));
+  EXPECT_EQ(masked("peer fe80::1%eth0 port 443"), (V{"peer", "<*>", "port", "<*>"}));
+  // Hex, with or without digits, and UUIDs.
+  EXPECT_EQ(masked("  id 0x1f2e  uuid 3f2c9a1e-aaaa-4bbb-8ccc-0123456789ab tx deadbeefcafe "),
+            (V{"id", "<*>", "uuid", "<*>", "tx", "<*>"}));
+  // Paths and URLs, with or without digits.
+  EXPECT_EQ(masked("open /var/log/syslog failed; see https://example.com/help or ./run"),
+            (V{"open", "<*>", "failed;", "see", "<*>", "or", "<*>"}));
+  // Quoted strings, over one token or several.
+  EXPECT_EQ(masked("user 'bob' said \"hello there world\" twice"),
+            (V{"user", "<*>", "said", "<*>", "<*>", "<*>", "twice"}));
+  // Dates.
+  EXPECT_EQ(masked("since Mon Jul 4 12:00:01"), (V{"since", "<*>", "<*>", "<*>", "<*>"}));
+  // key=value keeps the key; a word with a short version number is a word.
+  EXPECT_EQ(
+      masked("status=500 latency_ms=12 path=/api user=bob via ssh2 over IPv4"),
+      (V{"status=<*>", "latency_ms=<*>", "path=<*>", "user=bob", "via", "ssh2", "over", "IPv4"}));
+  // Plain words stay, however long or hex-like they are not.
+  EXPECT_EQ(masked("accepted connection and/or session"),
+            (V{"accepted", "connection", "and/or", "session"}));
+  EXPECT_EQ(masked(""), V{});
 }
 
 TEST(PatternMinerTest, GroupsMessagesOfOneTemplateAndKeepsTheId) {
@@ -60,6 +79,10 @@ TEST(PatternMinerTest, ValuesSpanningVaryingTokensAlign) {
       m.Add("h:3 close, 403 bytes (1.08 KB) sent, 426 bytes received, lifetime 00:02");
   EXPECT_EQ(m.Canonical(a), m.Canonical(b));  // joined once c fitted both
   EXPECT_EQ(m.Canonical(c), m.Canonical(a));
+  // The joined template's text fits every member: one <*> where they differ
+  // in tokens.
+  EXPECT_EQ(m.Template(b), "<*> close, <*> bytes <*> sent, <*> bytes <*> received, lifetime <*>");
+  EXPECT_EQ(m.Template(a), m.Template(b));
   // A different word away from any value is a different message.
   const uint32_t d = m.Add("Failed password for root from 1.2.3.4 port 22 ssh2");
   const uint32_t e = m.Add("Failed password for invalid user bob from 1.2.3.4 port 22 ssh2");

@@ -4,6 +4,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <future>
@@ -77,6 +78,9 @@ bool Compare(CmpOp op, double a, double b) {
 
 class LineLabels {
  public:
+  // `patterns` (may be null) resolves Record::pattern_id for the pattern_id label.
+  explicit LineLabels(const PatternIndex::Snapshot* patterns = nullptr) : patterns_(patterns) {}
+
   void Reset(const Record& r) {
     record_ = &r;
     n_ = 0;
@@ -104,6 +108,13 @@ class LineLabels {
       if (slots_[i].first == name) return &slots_[i].second;
     }
     if (record_ != nullptr) {
+      if (name == kPatternIdLabel && record_->pattern_id != 0) {
+        // The template as joined: every id of a joined template reads the same.
+        const uint32_t id =
+            patterns_ != nullptr ? patterns_->Canonical(record_->pattern_id) : record_->pattern_id;
+        pattern_text_ = std::to_string(id);
+        return &pattern_text_;
+      }
       for (const Attribute& a : record_->attributes) {
         if (a.key == name || SanitizesTo(a.key, name)) return &a.value;
       }
@@ -198,6 +209,8 @@ class LineLabels {
   }
 
  private:
+  const PatternIndex::Snapshot* patterns_ = nullptr;
+  mutable std::string pattern_text_;
   void Put(std::string_view name, std::string_view value) {
     if (n_ < slots_.size()) {
       slots_[n_].first.assign(name);
@@ -764,6 +777,31 @@ void PlanLineFilters(const LogQuery& q, ScanSpec* spec) {
   }
 }
 
+// `| pattern_id = "17"` before anything that could set a pattern_id label
+// (a parser, label_format) gives the store the stored ids that read as 17, so
+// segments skip rows of other templates. The filter itself still runs.
+void PlanPatternFilter(const LogQuery& q, const PatternIndex::Snapshot& patterns, ScanSpec* spec) {
+  for (const PipelineStage& stage : q.stages) {
+    if (std::holds_alternative<LineFilterStage>(stage)) continue;
+    const auto* lf = std::get_if<LabelFilterStage>(&stage);
+    if (lf == nullptr) return;
+    const auto* f = std::get_if<StringLabelFilter>(&lf->expr->node);
+    if (f == nullptr || f->label != kPatternIdLabel || f->op != MatchOp::kEq) continue;
+    uint32_t id = 0;
+    auto [end, ec] = std::from_chars(f->value.data(), f->value.data() + f->value.size(), id);
+    if (ec != std::errc() || end != f->value.data() + f->value.size() || id == 0) return;
+    std::vector<uint32_t> members = patterns.Members(id);
+    if (spec->pattern_ids.empty()) {
+      spec->pattern_ids = std::move(members);
+    } else {
+      std::vector<uint32_t> both;
+      std::set_intersection(spec->pattern_ids.begin(), spec->pattern_ids.end(), members.begin(),
+                            members.end(), std::back_inserter(both));
+      spec->pattern_ids = both.empty() ? std::vector<uint32_t>{UINT32_MAX} : std::move(both);
+    }
+  }
+}
+
 uint32_t ColumnsFor(const LogQuery& q, bool needs_line) {
   uint32_t cols = kScanInstance | kScanSource;
   bool line = needs_line;
@@ -786,7 +824,7 @@ uint32_t ColumnsFor(const LogQuery& q, bool needs_line) {
     if (!IsStreamLabel(CanonicalSelectorLabel(m.name))) attrs = true;
   }
   if (line) cols |= kScanMessage;
-  if (attrs) cols |= kScanAttributes;
+  if (attrs) cols |= kScanAttributes | kScanPattern;
   return cols;
 }
 
@@ -796,8 +834,9 @@ uint32_t ColumnsFor(const LogQuery& q, bool needs_line) {
 class Evaluation {
  public:
   Evaluation(const LogStore& store, const QueryLimits& limits, const QueryParams& params,
-             Clock* clock)
+             Clock* clock, const PatternIndex* patterns)
       : store_(store), limits_(limits), params_(params), clock_(clock) {
+    if (patterns != nullptr) patterns_ = patterns->TakeSnapshot(params.tenant);
     deadline_ns_ = clock->NowNanos() + limits.timeout_ns;
     steps_ = params.step_ns > 0
                  ? static_cast<size_t>((params.end_ns - params.start_ns) / params.step_ns) + 1
@@ -824,6 +863,7 @@ class Evaluation {
     plan.spec.stats = &scan_stats_;
     LODE_RETURN_IF_ERROR(PlanSelector(store_, q, &plan));
     PlanLineFilters(q, &plan.spec);
+    PlanPatternFilter(q, patterns_, &plan.spec);
     return plan;
   }
 
@@ -863,6 +903,8 @@ class Evaluation {
   }
 
   const LogStore& store() const { return store_; }
+  // Canonical pattern ids as of the query's start (empty without an index).
+  const PatternIndex::Snapshot* patterns() const { return &patterns_; }
   const QueryLimits& limits() const { return limits_; }
   const QueryParams& params() const { return params_; }
   ScanStats* scan_stats() { return &scan_stats_; }
@@ -907,6 +949,7 @@ class Evaluation {
   size_t steps_ = 1;
   std::atomic<bool> timed_out_{false};
   ScanStats scan_stats_;
+  PatternIndex::Snapshot patterns_;
 };
 
 // ---------------------------------------------------------------------------
@@ -938,7 +981,7 @@ Result<std::vector<Stream>> RunLogQuery(Evaluation* ev, const LogQuery& q) {
     if (!compiled.ok()) return compiled.status();
     const Pipeline& pipeline = *compiled;
     std::vector<Kept>& heap = heaps[shard];
-    LineLabels labels;
+    LineLabels labels(ev->patterns());
     std::string buffer;
     LineOut out;
     uint64_t seq = static_cast<uint64_t>(shard) << 48;
@@ -1411,7 +1454,7 @@ class MetricEvaluator {
     if (plan.empty) return probe.Finish();
     const bool bytes = ra.op == RangeOp::kBytesOverTime || ra.op == RangeOp::kBytesRate;
     plan.spec.columns = ColumnsFor(ra.query, bytes);
-    if (grouping != nullptr) plan.spec.columns |= kScanAttributes;
+    if (grouping != nullptr) plan.spec.columns |= kScanAttributes | kScanPattern;
     const std::optional<std::set<std::string>> needed = NeededLabels(ra.query, grouping);
     // One evaluator per shard; their partial series merge at the end.
     const size_t shards = ev_->Shards();
@@ -1423,7 +1466,7 @@ class MetricEvaluator {
       if (!compiled.ok()) return compiled.status();
       const Pipeline& pipeline = *compiled;
       RangeEvaluator& re = *parts[shard];
-      LineLabels labels;
+      LineLabels labels(ev_->patterns());
       std::string buffer, key;
       std::vector<size_t> order;
       LineOut out;
@@ -1719,8 +1762,9 @@ std::string FormatSampleValue(double v) {
   return fmt::format("{}", v);
 }
 
-Engine::Engine(const LogStore* store, QueryLimits limits, Clock* clock)
-    : store_(store), limits_(limits), clock_(clock) {}
+Engine::Engine(const LogStore* store, QueryLimits limits, Clock* clock,
+               const PatternIndex* patterns)
+    : store_(store), limits_(limits), clock_(clock), patterns_(patterns) {}
 
 Result<QueryResult> Engine::Run(std::string_view query, const QueryParams& params) const {
   LODE_ASSIGN_OR_RETURN(LogqlExpr expr, ParseLogql(query));
@@ -1734,7 +1778,7 @@ Result<QueryResult> Engine::Run(const LogqlExpr& expr, const QueryParams& params
   }
   if (params.step_ns < 0) return Status::InvalidArgument("step must be positive");
   QueryResult result;
-  Evaluation ev(*store_, limits_, params, clock_);
+  Evaluation ev(*store_, limits_, params, clock_, patterns_);
   if (const auto* q = std::get_if<LogQuery>(&expr)) {
     result.type = ResultType::kStreams;
     LODE_ASSIGN_OR_RETURN(result.streams, RunLogQuery(&ev, *q));
@@ -1807,7 +1851,7 @@ Result<std::vector<Labels>> Engine::Series(const std::vector<LogQuery>& selector
   for (const LogQuery& q : selectors) all.push_back(&q);
   if (all.empty()) all.push_back(&everything);
   std::set<Labels> seen;
-  Evaluation ev(*store_, limits_, params, clock_);
+  Evaluation ev(*store_, limits_, params, clock_, patterns_);
   for (const LogQuery* qp : all) {
     const LogQuery& q = *qp;
     LODE_ASSIGN_OR_RETURN(ScanPlan plan, ev.Plan(q, params.start_ns, params.end_ns));
@@ -1816,7 +1860,7 @@ Result<std::vector<Labels>> Engine::Series(const std::vector<LogQuery>& selector
     bare.matchers = q.matchers;  // the selector only: /series ignores pipelines
     LODE_ASSIGN_OR_RETURN(Pipeline pipeline, Pipeline::Compile(bare, plan.residual));
     plan.spec.columns = ColumnsFor(bare, false);
-    LineLabels labels;
+    LineLabels labels(ev.patterns());
     std::string buffer;
     LineOut out;
     Status err;
@@ -1843,7 +1887,7 @@ Result<std::vector<std::string>> Engine::LabelValues(std::string_view name,
   if (!IsStreamLabel(canonical)) return std::vector<std::string>{};
   const LogQuery everything;
   const LogQuery& q = selector != nullptr ? *selector : everything;
-  Evaluation ev(*store_, limits_, params, clock_);
+  Evaluation ev(*store_, limits_, params, clock_, patterns_);
   LODE_ASSIGN_OR_RETURN(ScanPlan plan, ev.Plan(q, params.start_ns, params.end_ns));
   if (plan.empty) return std::vector<std::string>{};
   std::set<std::string> values;
@@ -1875,7 +1919,7 @@ Result<std::vector<std::string>> Engine::LabelNames(const LogQuery* selector,
 
 Result<Engine::IndexStats> Engine::Stats(const LogQuery& selector,
                                          const QueryParams& params) const {
-  Evaluation ev(*store_, limits_, params, clock_);
+  Evaluation ev(*store_, limits_, params, clock_, patterns_);
   LODE_ASSIGN_OR_RETURN(ScanPlan plan, ev.Plan(selector, params.start_ns, params.end_ns));
   IndexStats out;
   if (plan.empty) return out;
@@ -1884,7 +1928,7 @@ Result<Engine::IndexStats> Engine::Stats(const LogQuery& selector,
   LODE_ASSIGN_OR_RETURN(Pipeline pipeline, Pipeline::Compile(bare, plan.residual));
   plan.spec.columns = ColumnsFor(bare, true);
   std::set<std::string> streams;
-  LineLabels labels;
+  LineLabels labels(ev.patterns());
   std::string buffer, key;
   std::vector<size_t> order;
   LineOut line;
@@ -1899,6 +1943,159 @@ Result<Engine::IndexStats> Engine::Stats(const LogQuery& selector,
   out.streams = streams.size();
   out.chunks = ev.scan_stats()->blocks.load() + (ev.scan_stats()->head_rows.load() > 0 ? 1 : 0);
   return out;
+}
+
+Result<Engine::PatternsResult> Engine::Patterns(const LogQuery& q, const QueryParams& params,
+                                                bool only_new) const {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (patterns_ == nullptr) {
+    return Status::Unavailable("patterns are not mined on this server");
+  }
+  if (params.end_ns < params.start_ns) {
+    return Status::InvalidArgument("the end of the query range is before its start");
+  }
+  if (params.step_ns <= 0) return Status::InvalidArgument("step must be positive");
+  const uint64_t span =
+      static_cast<uint64_t>(params.end_ns) - static_cast<uint64_t>(params.start_ns);
+  const uint64_t buckets =
+      std::max<uint64_t>(1, (span + static_cast<uint64_t>(params.step_ns) - 1) /
+                                static_cast<uint64_t>(params.step_ns));
+  if (buckets > limits_.max_points) {
+    return Status::InvalidArgument(fmt::format(
+        "a pattern volume series may have at most {} steps; this one has {} (increase the step)",
+        limits_.max_points, buckets));
+  }
+  Evaluation ev(*store_, limits_, params, clock_, patterns_);
+  PatternsResult result;
+  LODE_ASSIGN_OR_RETURN(ScanPlan plan, ev.Plan(q, params.start_ns, params.end_ns));
+  if (plan.empty) return result;
+  plan.spec.columns = ColumnsFor(q, false) | kScanPattern;
+  const bool reads_lines = (plan.spec.columns & kScanMessage) != 0;
+
+  struct Acc {
+    uint64_t count = 0;
+    int64_t first = INT64_MAX;
+    int64_t last = INT64_MIN;
+    int64_t sample_ns = INT64_MIN;
+    std::string sample;
+    std::vector<uint64_t> volume;
+  };
+  struct Part {
+    std::unordered_map<uint32_t, Acc> by_id;
+    uint64_t lines = 0;
+    uint64_t unpatterned = 0;
+  };
+  auto count = [&](Part& part, uint32_t id, int64_t ts, std::string_view line) {
+    Acc& a = part.by_id[id];
+    if (a.volume.empty()) a.volume.resize(buckets);
+    ++a.count;
+    a.first = std::min(a.first, ts);
+    a.last = std::max(a.last, ts);
+    ++a.volume[static_cast<uint64_t>(ts - params.start_ns) / static_cast<uint64_t>(params.step_ns)];
+    if (reads_lines && ts >= a.sample_ns) {
+      a.sample_ns = ts;
+      a.sample.assign(line);
+    }
+  };
+  const size_t shards = ev.Shards();
+  std::vector<Part> parts(shards);
+  const PatternIndex::Snapshot& snap = *ev.patterns();
+  LODE_RETURN_IF_ERROR(ev.RunShards(plan.spec, shards, [&](const ScanSpec& spec, size_t shard) {
+    LODE_ASSIGN_OR_RETURN(Pipeline pipeline, Pipeline::Compile(q, plan.residual));
+    Part& part = parts[shard];
+    LineLabels labels(&snap);
+    std::string buffer;
+    LineOut out;
+    return ev.Scan(spec, [&](const Record& r) {
+      if (!pipeline.Run(r, &labels, &buffer, &out)) return true;
+      ++part.lines;
+      if (r.pattern_id == 0) {
+        ++part.unpatterned;
+      } else {
+        count(part, snap.Canonical(r.pattern_id), r.timestamp_ns, out.line);
+      }
+      return true;
+    });
+  }));
+  // Merge the shards.
+  Part all = std::move(parts[0]);
+  for (size_t i = 1; i < parts.size(); ++i) {
+    all.lines += parts[i].lines;
+    all.unpatterned += parts[i].unpatterned;
+    for (auto& [id, a] : parts[i].by_id) {
+      auto [it, fresh] = all.by_id.try_emplace(id, std::move(a));
+      if (fresh) continue;
+      Acc& b = it->second;
+      b.count += a.count;
+      b.first = std::min(b.first, a.first);
+      b.last = std::max(b.last, a.last);
+      for (size_t k = 0; k < buckets; ++k) b.volume[k] += a.volume[k];
+      if (a.sample_ns > b.sample_ns) {
+        b.sample_ns = a.sample_ns;
+        b.sample = std::move(a.sample);
+      }
+    }
+  }
+  result.lines = all.lines;
+  result.unpatterned = all.unpatterned;
+  std::vector<std::pair<uint32_t, Acc*>> order;
+  for (auto& [id, a] : all.by_id) {
+    if (only_new) {
+      auto info = patterns_->Lookup(params.tenant, id);
+      if (!info || !info->is_new) continue;
+    }
+    order.emplace_back(id, &a);
+  }
+  result.total_patterns = order.size();
+  std::sort(order.begin(), order.end(), [](const auto& x, const auto& y) {
+    return x.second->count != y.second->count ? x.second->count > y.second->count
+                                              : x.first < y.first;
+  });
+  if (order.size() > params.limit) order.resize(params.limit);
+
+  for (auto& [id, a] : order) {
+    PatternStats p;
+    p.id = id;
+    p.count = a->count;
+    p.first_in_range_ns = a->first;
+    p.last_in_range_ns = a->last;
+    p.volume = std::move(a->volume);
+    if (!reads_lines) {
+      // The counting pass read no lines: fetch the newest line of this
+      // pattern alone (the store skips blocks and rows of other patterns).
+      ScanSpec one = plan.spec;
+      one.columns |= kScanMessage;
+      one.pattern_ids = snap.Members(id);
+      one.start_ns = a->last;
+      one.end_ns = a->last + 1;
+      LODE_ASSIGN_OR_RETURN(Pipeline pipeline, Pipeline::Compile(q, plan.residual));
+      LineLabels labels(&snap);
+      std::string buffer;
+      LineOut out;
+      LODE_RETURN_IF_ERROR(ev.Scan(one, [&](const Record& r) {
+        if (!pipeline.Run(r, &labels, &buffer, &out)) return true;
+        a->sample.assign(out.line);
+        a->sample_ns = r.timestamp_ns;
+        return false;
+      }));
+    }
+    p.sample = std::move(a->sample);
+    p.sample_ns = a->sample_ns;
+    if (auto info = patterns_->Lookup(params.tenant, id)) {
+      p.service = std::move(info->service);
+      p.text = std::move(info->text);
+      p.first_seen_ns = info->first_seen_ns;
+      p.last_seen_ns = info->last_seen_ns;
+      p.is_new = info->is_new;
+    }
+    result.patterns.push_back(std::move(p));
+  }
+  ev.FillStats(&result.stats);
+  result.stats.lines = result.lines;
+  result.stats.series = result.patterns.size();
+  result.stats.took_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return result;
 }
 
 }  // namespace lode::logql

@@ -30,6 +30,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "pattern/pattern_index.h"
 #include "query/log_query.h"
 #include "query/logql_ast.h"
 #include "storage/log_store.h"
@@ -123,8 +124,10 @@ struct QueryParams {
 
 class Engine {
  public:
-  // REQUIRES: store and clock outlive the engine.
-  explicit Engine(const LogStore* store, QueryLimits limits = {}, Clock* clock = Clock::Real());
+  // REQUIRES: store, clock and patterns outlive the engine. `patterns` (may
+  // be null) resolves the pattern_id label and answers Patterns().
+  explicit Engine(const LogStore* store, QueryLimits limits = {}, Clock* clock = Clock::Real(),
+                  const PatternIndex* patterns = nullptr);
 
   // Parses and runs `query`. Errors: InvalidArgument (syntax, with position;
   // or a query the engine cannot run, named), ResourceExhausted (a limit),
@@ -156,13 +159,49 @@ class Engine {
   };
   Result<IndexStats> Stats(const LogQuery& selector, const QueryParams& params) const;
 
+  // The message templates of the lines the log query `query` selects in
+  // [start_ns, end_ns) (its pipeline applies), biggest first: at most
+  // params.limit of them, each with its volume per params.step_ns from
+  // start_ns. Lines without a pattern id (stored before mining, or mining
+  // off) are only counted. Needs the pattern index; InvalidArgument when
+  // step_ns <= 0 or gives more than max_points buckets.
+  struct PatternStats {
+    uint32_t id = 0;            // canonical
+    std::string service;        // whose template it is
+    std::string text;           // with <*> for variables; empty if the index lacks it
+    uint64_t count = 0;         // lines in the range
+    int64_t first_seen_ns = 0;  // ever (the index's record)
+    int64_t last_seen_ns = 0;
+    bool is_new = false;            // first seen after its service's warm-up
+    int64_t first_in_range_ns = 0;  // of the lines counted
+    int64_t last_in_range_ns = 0;
+    std::string sample;  // the newest line counted, after the pipeline
+    int64_t sample_ns = 0;
+    std::vector<uint64_t> volume;  // lines per step
+  };
+  struct PatternsResult {
+    std::vector<PatternStats> patterns;
+    uint64_t lines = 0;         // lines that passed the pipeline
+    uint64_t unpatterned = 0;   // of which without a pattern id
+    size_t total_patterns = 0;  // distinct patterns before the limit
+    QueryStatistics stats;
+  };
+  // `only_new`: only templates first seen after their service's warm-up.
+  Result<PatternsResult> Patterns(const LogQuery& query, const QueryParams& params,
+                                  bool only_new = false) const;
+
   const QueryLimits& limits() const { return limits_; }
 
  private:
   const LogStore* store_;
   QueryLimits limits_;
   Clock* clock_;
+  const PatternIndex* patterns_;
 };
+
+// The label that reads a line's pattern (template) id, e.g. `| pattern_id = "17"`:
+// like structured metadata, visible to filters and `by (...)`, not a stream label.
+inline constexpr std::string_view kPatternIdLabel = "pattern_id";
 
 // Label names of the indexed stream labels, in output order.
 inline constexpr std::string_view kStreamLabelNames[] = {"instance", "level", "service", "source"};

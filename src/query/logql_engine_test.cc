@@ -7,9 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
+#include <numeric>
 #include <random>
 
 #include "common/test_util.h"
+#include "query/logql_parser.h"
 #include "storage/memory_store.h"
 #include "storage/segment_store.h"
 
@@ -285,9 +288,6 @@ TEST_F(EngineTest, LabelApis) {
   EXPECT_EQ(static_cast<double>(stats->entries), count->vector[0].value);
 }
 
-}  // namespace
-}  // namespace lode::logql
-
 namespace lode::logql {
 namespace {
 
@@ -328,5 +328,163 @@ TEST(EngineHintsTest, SanitizedKeysAreFoundWithAndWithoutHints) {
             "{k8s_ns=\"prod\"} 1\n");
 }
 
+}  // namespace
+}  // namespace lode::logql
+
+// Patterns: the pattern_id label, its pushdown into the scan, and Patterns().
+class EnginePatternsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    PatternIndex::Options po;
+    po.miner.warmup_ns = 3600 * kSec;
+    index_ = std::make_unique<PatternIndex>(po);
+    SegmentStore::Options o;
+    o.dir = dir_.path();
+    o.background = false;
+    o.patterns = index_.get();
+    auto store = SegmentStore::Open(o);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    // Two hours; "disk" appears only in the second (after the warm-up).
+    std::mt19937_64 rng(3);
+    for (int part = 0; part < 3; ++part) {
+      RecordBatch b;
+      b.tenant = "default";
+      for (int i = 0; i < 400; ++i) {
+        Record r;
+        r.tenant = "default";
+        r.timestamp_ns = kBase + (part * 400 + i) * 6 * kSec;
+        r.level = Level::kInfo;
+        const int kind = static_cast<int>(rng() % 10);
+        if (kind < 6) {
+          r.service = "api";
+          r.message = "GET /items/" + std::to_string(rng() % 100) + " took " +
+                      std::to_string(rng() % 900) + "ms";
+        } else if (kind < 9 || r.timestamp_ns < kBase + 3600 * kSec) {
+          r.service = "auth";
+          r.message = "user " + std::to_string(rng() % 50) + " logged in";
+        } else {
+          r.service = "auth";
+          r.message = "disk " + std::to_string(rng() % 4) + " is full";
+        }
+        expected_[r.message.substr(0, 4)]++;
+        b.records.push_back(std::move(r));
+      }
+      RecordBatch* batches[] = {&b};
+      ASSERT_TRUE(store_->Write(batches).ok());
+      if (part < 2) {
+        ASSERT_TRUE(store_->Flush().ok());
+      }
+    }
+    engine_ = std::make_unique<Engine>(store_.get(), QueryLimits{}, Clock::Real(), index_.get());
+  }
+
+  static QueryParams Range() {
+    QueryParams p;
+    p.start_ns = kBase;
+    p.end_ns = kBase + 7200 * kSec;
+    p.step_ns = 600 * kSec;
+    p.limit = 5000;
+    return p;
+  }
+  size_t Lines(std::string_view query) {
+    auto r = engine_->Run(query, Range());
+    EXPECT_TRUE(r.ok()) << query << ": " << r.status().ToString();
+    size_t n = 0;
+    if (r.ok()) {
+      for (const auto& s : r->streams) n += s.entries.size();
+    }
+    return n;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<PatternIndex> index_;
+  std::unique_ptr<SegmentStore> store_;
+  std::unique_ptr<Engine> engine_;
+  std::map<std::string, uint64_t> expected_;  // by the message's first 4 bytes
+};
+
+TEST_F(EnginePatternsTest, PatternsAreCountedBiggestFirstWithVolumeAndSample) {
+  LogQuery all;
+  auto r = engine_->Patterns(all, Range());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->patterns.size(), 3u);
+  EXPECT_EQ(r->total_patterns, 3u);
+  EXPECT_EQ(r->lines, 1200u);
+  EXPECT_EQ(r->unpatterned, 0u);
+  const char* order[] = {"GET <*> took <*>", "user <*> logged in", "disk <*> is full"};
+  const char* prefix[] = {"GET ", "user", "disk"};
+  for (size_t i = 0; i < 3; ++i) {
+    const auto& p = r->patterns[i];
+    EXPECT_EQ(p.text, order[i]);
+    EXPECT_EQ(p.count, expected_[prefix[i]]) << p.text;
+    EXPECT_EQ(p.volume.size(), 12u);
+    EXPECT_EQ(std::accumulate(p.volume.begin(), p.volume.end(), uint64_t{0}), p.count);
+    EXPECT_TRUE(p.sample.starts_with(prefix[i])) << p.sample;
+    EXPECT_EQ(p.sample_ns, p.last_in_range_ns);
+    EXPECT_EQ(p.is_new, i == 2) << p.text;
+    EXPECT_EQ(p.service, i == 0 ? "api" : "auth");
+    EXPECT_LE(p.first_seen_ns, p.first_in_range_ns);
+  }
+  EXPECT_EQ(r->patterns[2].volume[0], 0u) << "disk appears in the second hour only";
+
+  // Only the new one; a limit; a selector and a line filter narrow the lines.
+  auto fresh = engine_->Patterns(all, Range(), /*only_new=*/true);
+  ASSERT_TRUE(fresh.ok());
+  ASSERT_EQ(fresh->patterns.size(), 1u);
+  EXPECT_EQ(fresh->patterns[0].text, "disk <*> is full");
+  QueryParams one = Range();
+  one.limit = 1;
+  auto top = engine_->Patterns(all, one);
+  ASSERT_TRUE(top.ok());
+  ASSERT_EQ(top->patterns.size(), 1u);
+  EXPECT_EQ(top->total_patterns, 3u);
+  auto q = ParseLogql(R"({service="auth"} |= "logged")");
+  ASSERT_TRUE(q.ok());
+  auto auth = engine_->Patterns(std::get<LogQuery>(*q), Range());
+  ASSERT_TRUE(auth.ok());
+  ASSERT_EQ(auth->patterns.size(), 1u);
+  EXPECT_EQ(auth->patterns[0].count, expected_["user"]);
+
+  // Bad requests.
+  QueryParams no_step = Range();
+  no_step.step_ns = 0;
+  EXPECT_EQ(engine_->Patterns(all, no_step).status().code(), StatusCode::kInvalidArgument);
+  Engine without(store_.get());
+  EXPECT_EQ(without.Patterns(all, Range()).status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(EnginePatternsTest, PatternIdLabelFiltersAndGroups) {
+  LogQuery all;
+  auto r = engine_->Patterns(all, Range());
+  ASSERT_TRUE(r.ok());
+  for (const auto& p : r->patterns) {
+    const std::string id = std::to_string(p.id);
+    // Pushed down into the scan, and not (after label_format, the filter
+    // runs line by line): the same lines.
+    EXPECT_EQ(Lines("{} | pattern_id = \"" + id + "\""), p.count) << p.text;
+    EXPECT_EQ(Lines("{} | label_format x=\"y\" | pattern_id = \"" + id + "\""), p.count);
+    EXPECT_EQ(Lines("{} | pattern_id != \"" + id + "\""), 1200 - p.count);
+  }
+  EXPECT_EQ(Lines(R"({} | pattern_id = "999")"), 0u);
+  EXPECT_EQ(Lines(R"({} | pattern_id = "")"), 0u);
+
+  QueryParams instant = Range();
+  instant.step_ns = 0;
+  instant.end_ns -= 1;  // the window (end - 2h, end] then holds the first line too
+  auto counts = engine_->Run("sum by (pattern_id) (count_over_time({}[2h]))", instant);
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+  ASSERT_EQ(counts->vector.size(), 3u);
+  for (const auto& p : r->patterns) {
+    bool found = false;
+    for (const auto& s : counts->vector) {
+      if (s.labels == Labels{{"pattern_id", std::to_string(p.id)}}) {
+        EXPECT_EQ(s.value, static_cast<double>(p.count));
+        found = true;
+      }
+    }
+    EXPECT_TRUE(found) << p.id;
+  }
+}
 }  // namespace
 }  // namespace lode::logql

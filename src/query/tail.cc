@@ -29,11 +29,12 @@ void TailHub::Unsubscribe(const std::shared_ptr<Subscription>& sub) {
   subscribers_.store(subs_.size());
 }
 
-void TailHub::Publish(std::span<const RecordBatch> batches) {
+void TailHub::Publish(std::span<RecordBatch* const> batches) {
   std::lock_guard lock(mu_);
   for (const auto& sub : subs_) {
     std::lock_guard sub_lock(sub->mu);
-    for (const RecordBatch& b : batches) {
+    for (const RecordBatch* bp : batches) {
+      const RecordBatch& b = *bp;
       if (b.tenant != sub->tenant) continue;
       for (const Record& r : b.records) {
         if (sub->pending.size() >= sub->max_pending) {
@@ -45,18 +46,6 @@ void TailHub::Publish(std::span<const RecordBatch> batches) {
       }
     }
   }
-}
-
-Status TailingStore::Write(std::span<RecordBatch* const> batches) {
-  if (!hub_->active()) return inner_->Write(batches);
-  // The store may move the records away: copy them first, hand them over
-  // only once they are stored.
-  std::vector<RecordBatch> copies;
-  copies.reserve(batches.size());
-  for (const RecordBatch* b : batches) copies.push_back(*b);
-  LODE_RETURN_IF_ERROR(inner_->Write(batches));
-  hub_->Publish(copies);
-  return Status::OK();
 }
 
 }  // namespace lode

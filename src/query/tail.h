@@ -1,7 +1,7 @@
 // Live tailing: records reach subscribers as soon as the store has them.
 //
-// TailingStore wraps the real store; after every successful Write it hands
-// copies of the records to the TailHub, which queues them for the
+// The store hands every durable batch (with its pattern ids) to the TailHub
+// (SegmentStore::Options::on_durable), which queues copies for the
 // subscribers of their tenant (copies are made only while someone tails).
 // A subscriber (the /loki/api/v1/tail WebSocket) drains its queue now and
 // then and runs the LogQL query over what it got (a MemoryStore), so a tail
@@ -36,35 +36,12 @@ class TailHub {
   bool active() const { return subscribers_.load(std::memory_order_relaxed) > 0; }
 
   // Queues copies of the records for the subscribers of their tenant.
-  void Publish(std::span<const RecordBatch> batches);
+  void Publish(std::span<RecordBatch* const> batches);
 
  private:
   std::mutex mu_;
   std::vector<std::shared_ptr<Subscription>> subs_;
   std::atomic<size_t> subscribers_{0};
-};
-
-class TailingStore final : public LogStore {
- public:
-  // REQUIRES: inner and hub outlive this.
-  TailingStore(LogStore* inner, TailHub* hub) : inner_(inner), hub_(hub) {}
-
-  Status Write(std::span<RecordBatch* const> batches) override;
-  Status Scan(const ScanSpec& spec, const RecordVisitor& visit) const override {
-    return inner_->Scan(spec, visit);
-  }
-  Status Count(const ScanSpec& spec, const CountSpec& count, CountResult* out) const override {
-    return inner_->Count(spec, count, out);
-  }
-  Status LabelValues(const ScanSpec& spec, std::string_view name,
-                     std::set<std::string>* out) const override {
-    return inner_->LabelValues(spec, name, out);
-  }
-  StoreStats Stats() const override { return inner_->Stats(); }
-
- private:
-  LogStore* inner_;
-  TailHub* hub_;
 };
 
 }  // namespace lode

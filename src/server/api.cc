@@ -5,8 +5,8 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <charconv>
+#include <unordered_map>
 
 #include "common/json_writer.h"
 #include "ingest/content_decoding.h"
@@ -50,8 +50,8 @@ Result<int64_t> TimeParam(const QueryParams& params, std::string_view name, int6
   auto v = params.Get(name);
   if (!v || v->empty()) return dflt;
   auto ts = ParseTimestamp(*v, now_ns);
-  if (!ts.ok()) return BadParam(name, "expected RFC 3339 or an epoch number, got \"" +
-                                          std::string(*v) + "\"");
+  if (!ts.ok())
+    return BadParam(name, "expected RFC 3339 or an epoch number, got \"" + std::string(*v) + "\"");
   return *ts;
 }
 
@@ -130,12 +130,13 @@ Result<std::string> TenantOf(const HttpRequest& req) {
   // "." and ".." would name directories, not tenants.
   bool ok = !t.empty() && t.size() <= 64 && t != "." && t != "..";
   for (char c : t) {
-    ok &= (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '-' || c == '.';
+    ok &= (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-' || c == '.';
   }
   if (!ok) {
-    return Status::InvalidArgument("header X-Scope-OrgID: tenant must be 1-64 characters of "
-                                   "A-Z a-z 0-9 _ . - (and not . or ..)");
+    return Status::InvalidArgument(
+        "header X-Scope-OrgID: tenant must be 1-64 characters of "
+        "A-Z a-z 0-9 _ . - (and not . or ..)");
   }
   return std::string(t);
 }
@@ -246,15 +247,15 @@ asio::awaitable<HttpResponse> LodeApi::Ingest(HttpRequest& req) {
     }
   }
   w.EndObject();
-  auto status = (accepted == 0 && outcome.rejected > 0) ? http::status::bad_request
-                                                         : http::status::ok;
+  auto status =
+      (accepted == 0 && outcome.rejected > 0) ? http::status::bad_request : http::status::ok;
   co_return JsonResponse(req, status, std::move(out));
 }
 
 asio::awaitable<HttpResponse> LodeApi::QueryLogs(HttpRequest& req) {
   auto params = QueryParams::FromTarget(req.target());
-  Status known = CheckUnknown(params, {"start", "end", "level", "service", "instance",
-                                       "contains", "regex", "archive", "limit", "direction"});
+  Status known = CheckUnknown(params, {"start", "end", "level", "service", "instance", "contains",
+                                       "regex", "archive", "limit", "direction"});
   if (!known.ok()) co_return ErrorResponse(req, known);
   auto spec = FilterFromParams(req, params, options_.clock->NowNanos());
   if (!spec.ok()) co_return ErrorResponse(req, spec.status());
@@ -277,7 +278,24 @@ asio::awaitable<HttpResponse> LodeApi::QueryLogs(HttpRequest& req) {
   JsonWriter w(&out);
   w.BeginObject();
   w.Key("records").BeginArray();
-  for (const auto& r : result->records) WriteRecordJson(r, &w);
+  // Pattern ids read as their joined template's, with its text.
+  PatternIndex::Snapshot snap;
+  std::unordered_map<uint32_t, std::string> texts;
+  if (options_.patterns != nullptr) snap = options_.patterns->TakeSnapshot(spec->tenant);
+  for (auto& r : result->records) {
+    std::string_view text;
+    if (options_.patterns != nullptr && r.pattern_id != 0) {
+      r.pattern_id = snap.Canonical(r.pattern_id);
+      auto [it, fresh] = texts.try_emplace(r.pattern_id);
+      if (fresh) {
+        if (auto info = options_.patterns->Lookup(spec->tenant, r.pattern_id)) {
+          it->second = std::move(info->text);
+        }
+      }
+      text = it->second;
+    }
+    WriteRecordJson(r, &w, text);
+  }
   w.EndArray();
   WriteStats(result->stats, result->records.size(), &w);
   w.EndObject();
@@ -286,8 +304,8 @@ asio::awaitable<HttpResponse> LodeApi::QueryLogs(HttpRequest& req) {
 
 asio::awaitable<HttpResponse> LodeApi::Aggregate(HttpRequest& req) {
   auto params = QueryParams::FromTarget(req.target());
-  Status known = CheckUnknown(params, {"start", "end", "level", "service", "instance",
-                                       "contains", "regex", "archive", "by", "step"});
+  Status known = CheckUnknown(params, {"start", "end", "level", "service", "instance", "contains",
+                                       "regex", "archive", "by", "step"});
   if (!known.ok()) co_return ErrorResponse(req, known);
   AggregateSpec spec;
   auto filter = FilterFromParams(req, params, options_.clock->NowNanos());
@@ -303,17 +321,17 @@ asio::awaitable<HttpResponse> LodeApi::Aggregate(HttpRequest& req) {
       } else if (one == "service") {
         spec.by_service = true;
       } else {
-        co_return ErrorResponse(
-            req, BadParam("by", "can group by \"level\" and/or \"service\", not \"" +
-                                    std::string(one) + "\""));
+        co_return ErrorResponse(req,
+                                BadParam("by", "can group by \"level\" and/or \"service\", not \"" +
+                                                   std::string(one) + "\""));
       }
     }
   }
   if (auto step = params.Get("step")) {
     auto d = ParseDuration(*step);
     if (!d.ok() || *d <= 0) {
-      co_return ErrorResponse(req, BadParam("step", d.ok() ? "must be positive"
-                                                           : std::string(d.status().message())));
+      co_return ErrorResponse(
+          req, BadParam("step", d.ok() ? "must be positive" : std::string(d.status().message())));
     }
     spec.step_ns = *d;
   }
@@ -355,8 +373,8 @@ asio::awaitable<HttpResponse> LodeApi::Metrics(HttpRequest& req) {
   const std::string src = "source=\"http\"";
   AppendMetric(&out, "lode_ingest_requests_total", "Ingest requests received.", "counter", src,
                http_.requests.load());
-  AppendMetric(&out, "lode_ingest_received_bytes_total", "Request body bytes received.",
-               "counter", src, http_.bytes.load());
+  AppendMetric(&out, "lode_ingest_received_bytes_total", "Request body bytes received.", "counter",
+               src, http_.bytes.load());
   AppendMetric(&out, "lode_ingest_accepted_records_total", "Records stored.", "counter", src,
                http_.accepted.load());
   AppendMetric(&out, "lode_ingest_rejected_records_total",

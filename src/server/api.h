@@ -16,6 +16,7 @@
 
 #include "bus/bus.h"
 #include "common/clock.h"
+#include "pattern/pattern_index.h"
 #include "pipeline/log_body.h"
 #include "server/http_server.h"
 #include "storage/log_store.h"
@@ -29,6 +30,8 @@ struct ApiOptions {
   size_t default_limit = 100;                 // records per /api/v1/logs answer
   size_t max_limit = 100000;
   Clock* clock = Clock::Real();
+  // Resolves pattern ids in answers (may be null: ids are then shown as stored).
+  const PatternIndex* patterns = nullptr;
 };
 
 // Counts for one ingest source; exported in /metrics.

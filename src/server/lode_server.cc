@@ -23,22 +23,32 @@ Result<std::unique_ptr<LodeServer>> LodeServer::Start(const ServerConfig& config
   so.archive_after_ns = config.archive_after_ns;
   so.archive_dir = config.archive_dir;
   so.recompress_after_ns = config.recompress_after_ns;
+  if (config.patterns_enabled) {
+    PatternIndex::Options po;
+    po.miner.warmup_ns = config.patterns_warmup_ns;
+    s->patterns_ = std::make_unique<PatternIndex>(po);
+    so.patterns = s->patterns_.get();
+  }
+  so.on_durable = [hub = &s->tail_hub_](std::span<RecordBatch* const> batches) {
+    if (hub->active()) hub->Publish(batches);
+  };
   LODE_ASSIGN_OR_RETURN(s->store_, SegmentStore::Open(so));
 
   InProcessBus::Options bo;
   bo.budget_bytes = config.queue_budget_bytes;
   bo.group_delay_us = config.wal_group_delay_ns / 1000;
-  s->tailing_store_ = std::make_unique<TailingStore>(s->store_.get(), &s->tail_hub_);
-  s->bus_ = std::make_unique<InProcessBus>(s->tailing_store_.get(), bo);
+  s->bus_ = std::make_unique<InProcessBus>(s->store_.get(), bo);
   logql::QueryLimits limits;
   limits.timeout_ns = config.query_timeout_ns;
   limits.max_series = static_cast<size_t>(std::max(1, config.query_max_series));
-  s->engine_ = std::make_unique<logql::Engine>(s->store_.get(), limits);
+  s->engine_ =
+      std::make_unique<logql::Engine>(s->store_.get(), limits, Clock::Real(), s->patterns_.get());
 
   s->http_ = std::make_unique<HttpServer>(ho);
   ApiOptions ao;
   ao.body_limits.max_line_bytes = config.max_line_bytes;
   ao.max_decoded_bytes = config.max_decoded_bytes;
+  ao.patterns = s->patterns_.get();
   s->api_ = std::make_unique<LodeApi>(s->http_.get(), s->bus_.get(), s->store_.get(),
                                       s->store_.get(), ao);
   s->api_->Register();
@@ -67,8 +77,8 @@ void LodeServer::Stop() {
   http_.reset();
   bus_.reset();
   engine_.reset();
-  tailing_store_.reset();
   store_.reset();
+  patterns_.reset();
 }
 
 }  // namespace lode

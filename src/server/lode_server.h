@@ -1,4 +1,5 @@
-// LodeServer: one single-node Lode, assembled: store ← (tail) ← bus ← APIs ← HTTP.
+// LodeServer: one single-node Lode, assembled: store (mining patterns, feeding
+// live tail) ← bus ← APIs ← HTTP.
 #pragma once
 
 #include <memory>
@@ -30,9 +31,9 @@ class LodeServer {
  private:
   LodeServer() = default;
 
-  std::unique_ptr<SegmentStore> store_;
+  std::unique_ptr<PatternIndex> patterns_;  // null when mining is off
   TailHub tail_hub_;
-  std::unique_ptr<TailingStore> tailing_store_;  // the bus writes through it
+  std::unique_ptr<SegmentStore> store_;
   std::unique_ptr<logql::Engine> engine_;
   std::unique_ptr<InProcessBus> bus_;
   std::unique_ptr<HttpServer> http_;

@@ -400,6 +400,12 @@ void LokiApi::Register() {
         [this](HttpRequest& r, const RequestContext& c) { return IndexStats(r, c); });
   }
   server_->Route(http::verb::post, "/loki/api/v1/push", [this](HttpRequest& r) { return Push(r); });
+  server_->RouteCancellable(
+      http::verb::get, "/loki/api/v1/patterns",
+      [this](HttpRequest& r, const RequestContext& c) { return Patterns(r, c, true); });
+  server_->RouteCancellable(
+      http::verb::get, "/api/v1/patterns",
+      [this](HttpRequest& r, const RequestContext& c) { return Patterns(r, c, false); });
   server_->RouteWebSocket("/loki/api/v1/tail",
                           [this](HttpRequest& r, WebSocket& ws) { return Tail(r, ws); });
   auto ready = [](HttpRequest& r) -> asio::awaitable<HttpResponse> {
@@ -581,6 +587,102 @@ asio::awaitable<HttpResponse> LokiApi::IndexStats(HttpRequest& req, const Reques
       .Uint(stats->entries)
       .EndObject();
   co_return JsonResponse(req, http::status::ok, std::move(body));
+}
+
+// query (a log query; default every line), start/end/since (default the last
+// hour), step (default (end - start) / 250, at least 1s), limit (templates,
+// default 100), new=true (only templates first seen after the warm-up).
+asio::awaitable<HttpResponse> LokiApi::Patterns(HttpRequest& req, const RequestContext& ctx,
+                                                bool loki_shape) {
+  const QueryParams p = RequestParams(req);
+  auto qp = MetadataParams(req, p, ctx, kHour);
+  if (!qp.ok()) co_return TextError(req, qp.status());
+  LogQuery query;
+  if (auto q = p.Get("query"); q && !q->empty()) {
+    auto s = ParseSelector(*q);
+    if (!s.ok()) co_return TextError(req, s.status());
+    query = std::move(*s);
+  }
+  qp->step_ns = DefaultLokiStep(qp->start_ns, qp->end_ns);
+  if (auto s = p.Get("step"); s && !s->empty()) {
+    auto step = ParseLokiStep("step", *s);
+    if (!step.ok()) co_return TextError(req, step.status());
+    qp->step_ns = *step;
+  }
+  auto limit = LimitParam(p, options_);
+  if (!limit.ok()) co_return TextError(req, limit.status());
+  qp->limit = *limit;
+  bool only_new = false;
+  if (auto v = p.Get("new"); v && !v->empty()) {
+    if (*v != "true" && *v != "false") {
+      co_return TextError(req, Status::InvalidArgument("invalid new \"" + std::string(*v) +
+                                                       "\": want true or false"));
+    }
+    only_new = *v == "true";
+  }
+  auto result = co_await server_->RunBlocking(
+      [this, &query, &qp, only_new] { return engine_->Patterns(query, *qp, only_new); });
+  if (!result.ok()) co_return TextError(req, result.status());
+
+  std::string body;
+  JsonWriter w(&body);
+  auto bucket_time = [&](size_t k) { return qp->start_ns + static_cast<int64_t>(k) * qp->step_ns; };
+  if (loki_shape) {
+    // Loki: [{"pattern": "<_> ...", "samples": [[unix seconds, count], ...]}],
+    // samples only where the count is not zero.
+    w.BeginArray();
+    for (const auto& pat : result->patterns) {
+      std::string text = pat.text;
+      for (size_t at = text.find("<*>"); at != std::string::npos; at = text.find("<*>", at + 3)) {
+        text.replace(at, 3, "<_>");
+      }
+      w.BeginObject().Key("pattern").String(text).Key("samples").BeginArray();
+      for (size_t k = 0; k < pat.volume.size(); ++k) {
+        if (pat.volume[k] == 0) continue;
+        w.BeginArray().Int(bucket_time(k) / kSecond).Uint(pat.volume[k]).EndArray();
+      }
+      w.EndArray().EndObject();
+    }
+    w.EndArray();
+    co_return Success(req, std::move(body));
+  }
+  auto time = [&](std::string_view key, int64_t ns) {
+    w.Key(key).String(FormatRfc3339(ns));
+    w.Key(std::string(key) + "_ns").String(std::to_string(ns));
+  };
+  w.BeginObject();
+  w.Key("start_ns").String(std::to_string(qp->start_ns));
+  w.Key("end_ns").String(std::to_string(qp->end_ns));
+  w.Key("step_ns").String(std::to_string(qp->step_ns));
+  w.Key("lines").Uint(result->lines);
+  w.Key("unpatterned").Uint(result->unpatterned);
+  w.Key("total_patterns").Uint(result->total_patterns);
+  w.Key("patterns").BeginArray();
+  for (const auto& pat : result->patterns) {
+    w.BeginObject();
+    w.Key("id").String(std::to_string(pat.id));
+    w.Key("service").String(pat.service);
+    w.Key("pattern").String(pat.text);
+    w.Key("count").Uint(pat.count);
+    time("first_seen", pat.first_seen_ns);
+    time("last_seen", pat.last_seen_ns);
+    w.Key("new").Bool(pat.is_new);
+    time("first_in_range", pat.first_in_range_ns);
+    time("last_in_range", pat.last_in_range_ns);
+    w.Key("sample").String(pat.sample);
+    w.Key("sample_ns").String(std::to_string(pat.sample_ns));
+    w.Key("volume").BeginArray();
+    for (uint64_t n : pat.volume) w.Uint(n);
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  {
+    logql::QueryStatistics st = result->stats;
+    WriteStats(w, st, result->patterns.size());
+  }
+  w.EndObject();
+  co_return Success(req, std::move(body));
 }
 
 asio::awaitable<HttpResponse> LokiApi::Push(HttpRequest& req) {

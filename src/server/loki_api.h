@@ -9,6 +9,9 @@
 //   GET      /loki/api/v1/index/stats    streams, chunks, bytes, entries
 //   GET      /loki/api/v1/tail           live tail over a WebSocket
 //   POST     /loki/api/v1/push           JSON push (application/json, gzip ok)
+//   GET      /loki/api/v1/patterns       templates and their volume (Loki's shape)
+//   GET      /api/v1/patterns            the same, Lode's richer answer: ids,
+//                                        counts, first/last seen, new, sample
 //   GET      /ready, /loki/api/v1/status/buildinfo
 //
 // Response shapes follow Loki's documentation; errors are plain text with
@@ -54,6 +57,8 @@ class LokiApi {
   boost::asio::awaitable<HttpResponse> Series(HttpRequest& req, const RequestContext& ctx);
   boost::asio::awaitable<HttpResponse> IndexStats(HttpRequest& req, const RequestContext& ctx);
   boost::asio::awaitable<HttpResponse> Push(HttpRequest& req);
+  boost::asio::awaitable<HttpResponse> Patterns(HttpRequest& req, const RequestContext& ctx,
+                                                bool loki_shape);
   boost::asio::awaitable<void> Tail(HttpRequest& req, WebSocket& ws);
   // Tenant, time range (start/end/since, `lookback_ns` back by default) and
   // cancellation of the metadata endpoints.

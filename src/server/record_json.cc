@@ -6,7 +6,7 @@
 
 namespace lode {
 
-void WriteRecordJson(const Record& r, JsonWriter* w) {
+void WriteRecordJson(const Record& r, JsonWriter* w, std::string_view pattern) {
   std::string ts;
   w->BeginObject();
   FormatRfc3339(r.timestamp_ns, &ts);
@@ -29,6 +29,8 @@ void WriteRecordJson(const Record& r, JsonWriter* w) {
     if (r.flags & kFlagTimestampInvalid) w->String("timestamp_invalid");
     w->EndArray();
   }
+  if (r.pattern_id != 0) w->Key("pattern_id").String(std::to_string(r.pattern_id));
+  if (!pattern.empty()) w->Key("pattern").String(pattern);
   w->EndObject();
 }
 

@@ -79,6 +79,17 @@ Setter Bytes(uint64_t* out) {
   };
 }
 
+Setter Bool(bool* out) {
+  return [out](const YAML::Node& n) -> Status {
+    std::string s = n.IsScalar() ? n.as<std::string>() : "";
+    if (s != "true" && s != "false") {
+      return Status::InvalidArgument("expected true or false, got \"" + s + "\"");
+    }
+    *out = s == "true";
+    return Status::OK();
+  };
+}
+
 Setter Duration(int64_t* out) {
   return [out](const YAML::Node& n) -> Status {
     if (!n.IsScalar()) return Status::InvalidArgument("expected a duration such as 5ms");
@@ -123,6 +134,8 @@ Status LoadConfigFile(const std::string& path, ServerConfig* c) {
         {"archive_after", Duration(&c->archive_after_ns)},
         {"archive_dir", String(&c->archive_dir)},
         {"recompress_after", Duration(&c->recompress_after_ns)}}},
+      {"patterns",
+       {{"enabled", Bool(&c->patterns_enabled)}, {"warmup", Duration(&c->patterns_warmup_ns)}}},
       {"query",
        {{"timeout", Duration(&c->query_timeout_ns)},
         {"max_series", Int(&c->query_max_series)},

@@ -25,6 +25,10 @@
 //     archive_after: 0         # move segments older than this to archive_dir; 0: never
 //     archive_dir: ""          # default <data_dir>/archive
 //     recompress_after: 5m     # rewrite flushed segments smaller (zstd 9) when this old
+//   patterns:
+//     enabled: true            # mine message templates at ingest (docs/PATTERNS.md)
+//     warmup: 1h               # templates first seen later than this after a
+//                              # service's first line are "new"
 //   query:
 //     timeout: 2m              # a query running longer stops with an error
 //     max_series: 500          # series in a metric query's answer
@@ -60,6 +64,8 @@ struct ServerConfig {
   int64_t archive_after_ns = 0;
   std::string archive_dir;
   int64_t recompress_after_ns = 300'000'000'000;
+  bool patterns_enabled = true;
+  int64_t patterns_warmup_ns = 3'600'000'000'000;
   int64_t query_timeout_ns = 120'000'000'000;
   int query_max_series = 500;
   int query_max_entries = 5000;

@@ -19,6 +19,10 @@ bool ScanSpec::Matches(const Record& r) const {
   if (!sources.empty() && std::find(sources.begin(), sources.end(), r.source) == sources.end()) {
     return false;
   }
+  if (!pattern_ids.empty() &&
+      !std::binary_search(pattern_ids.begin(), pattern_ids.end(), r.pattern_id)) {
+    return false;
+  }
   for (const auto& sub : required_substrings) {
     if (std::string_view(r.message).find(sub) == std::string_view::npos) return false;
   }

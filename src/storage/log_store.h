@@ -38,7 +38,8 @@ enum ScanColumns : uint32_t {
   kScanFlags = 1u << 3,
   kScanMessage = 1u << 4,
   kScanAttributes = 1u << 5,
-  kScanAll = 0x3F,
+  kScanPattern = 1u << 6,
+  kScanAll = 0x7F,
 };
 
 // What a scan selects. A store may use any of these to skip data; every
@@ -51,6 +52,8 @@ struct ScanSpec {
   std::vector<std::string> services;   // empty = any
   std::vector<std::string> instances;  // empty = any
   std::vector<std::string> sources;    // empty = any
+  // Record::pattern_id values wanted, sorted ascending; empty = any.
+  std::vector<uint32_t> pattern_ids;
   // Byte strings the message must contain (case-sensitive), e.g. a `contains`
   // filter or the literals every match of a regex has. Stores use them with
   // their text indexes to skip blocks that cannot match.

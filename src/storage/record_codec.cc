@@ -9,10 +9,11 @@ namespace lode {
 
 namespace {
 
-// Smallest encoding of one record: two 1-byte deltas, level, flags, four empty
-// strings and an attribute count of 0. Bounds how many records a corrupt count
-// can make DecodeBatch allocate.
-constexpr size_t kMinRecordBytes = 9;
+// Smallest encoding of one record: two 1-byte deltas, level, flags, a 1-byte
+// pattern id (not in version 1), four empty strings and an attribute count of
+// 0. Bounds how many records a corrupt count can make DecodeBatch allocate.
+constexpr size_t kMinRecordBytesV1 = 9;
+constexpr size_t kMinRecordBytes = 10;
 // Smallest encoding of one attribute: two empty strings.
 constexpr size_t kMinAttributeBytes = 2;
 
@@ -43,9 +44,9 @@ size_t EncodedSize(const RecordBatch& batch) {
   int64_t prev_obs = 0;
   for (const Record& r : batch.records) {
     n += VarintLength(TimeDelta(r.timestamp_ns, prev_ts)) +
-         VarintLength(TimeDelta(r.observed_ns, prev_obs)) + 2 + StringSize(r.service) +
-         StringSize(r.instance) + StringSize(r.source) + StringSize(r.message) +
-         VarintLength(r.attributes.size());
+         VarintLength(TimeDelta(r.observed_ns, prev_obs)) + 2 + VarintLength(r.pattern_id) +
+         StringSize(r.service) + StringSize(r.instance) + StringSize(r.source) +
+         StringSize(r.message) + VarintLength(r.attributes.size());
     for (const Attribute& a : r.attributes) n += StringSize(a.key) + StringSize(a.value);
     prev_ts = r.timestamp_ns;
     prev_obs = r.observed_ns;
@@ -62,6 +63,7 @@ enum class Field {
   kObserved,
   kLevel,
   kFlags,
+  kPatternId,
   kService,
   kInstance,
   kSource,
@@ -81,6 +83,7 @@ const char* FieldName(Field f) {
     case Field::kObserved: return "observed time";
     case Field::kLevel: return "level";
     case Field::kFlags: return "flags";
+    case Field::kPatternId: return "pattern id";
     case Field::kService: return "service";
     case Field::kInstance: return "instance";
     case Field::kSource: return "source";
@@ -176,11 +179,15 @@ Status DecodeInto(std::string_view data, RecordBatch* batch) {
   Decoder d(data);
   uint8_t version;
   if (!d.Byte(&version)) return d.Truncated(Field::kVersion, kNoRecord, 0);
-  if (version != kBatchCodecVersion) {
+  if (version < kMinBatchCodecVersion || version > kBatchCodecVersion) {
     return d.Error(Field::kVersion, kNoRecord, 0,
                    "unsupported version " + std::to_string(version) + " (expected " +
+                       std::to_string(kMinBatchCodecVersion) + " to " +
                        std::to_string(kBatchCodecVersion) + ")");
   }
+  // Version 1 predates pattern ids: its records have none (0).
+  const bool has_pattern = version >= 2;
+  const size_t min_record_bytes = has_pattern ? kMinRecordBytes : kMinRecordBytesV1;
   uint64_t len;
   size_t at = d.offset();
   if (!d.String(&batch->tenant, &len)) return d.BadString(Field::kTenant, kNoRecord, at, len);
@@ -188,7 +195,7 @@ Status DecodeInto(std::string_view data, RecordBatch* batch) {
   uint64_t count;
   at = d.offset();
   if (!d.Varint(&count)) return d.Truncated(Field::kCount, kNoRecord, at);
-  if (count > d.remaining() / kMinRecordBytes) {
+  if (count > d.remaining() / min_record_bytes) {
     return d.Error(Field::kCount, kNoRecord, at,
                    std::to_string(count) + " records cannot fit in the " +
                        std::to_string(d.remaining()) + " bytes left");
@@ -216,6 +223,17 @@ Status DecodeInto(std::string_view data, RecordBatch* batch) {
     r.level = static_cast<Level>(level);
     at = d.offset();
     if (!d.Byte(&r.flags)) return d.Truncated(Field::kFlags, i, at);
+    if (has_pattern) {
+      at = d.offset();
+      if (!d.Varint(&v)) return d.Truncated(Field::kPatternId, i, at);
+      if (v > UINT32_MAX) {
+        return d.Error(Field::kPatternId, i, at,
+                       "value " + std::to_string(v) + " does not fit in 32 bits");
+      }
+      r.pattern_id = static_cast<uint32_t>(v);
+    } else {
+      r.pattern_id = 0;  // the record may be reused from an earlier decode
+    }
 
     r.tenant = batch->tenant;
     at = d.offset();
@@ -271,6 +289,7 @@ void EncodeBatch(const RecordBatch& batch, std::string* out) {
     prev_obs = r.observed_ns;
     *p++ = static_cast<char>(r.level);
     *p++ = static_cast<char>(r.flags);
+    p = EncodeVarint64(p, r.pattern_id);
     p = EncodeString(p, r.service);
     p = EncodeString(p, r.instance);
     p = EncodeString(p, r.source);

@@ -145,6 +145,15 @@ class RandomBatches {
     }
   }
 
+  uint32_t PatternId() {
+    switch (Uniform(0, 4)) {
+      case 0: return 0;
+      case 1: return UINT32_MAX;
+      case 2: return static_cast<uint32_t>(rng_());
+      default: return static_cast<uint32_t>(Uniform(1, 5000));
+    }
+  }
+
   RecordBatch Batch(size_t max_records) {
     RecordBatch b;
     b.tenant = String(20);
@@ -155,6 +164,7 @@ class RandomBatches {
       r.observed_ns = Time();
       r.level = static_cast<Level>(Uniform(0, kLevelCount - 1));
       r.flags = static_cast<uint8_t>(Uniform(0, 255));
+      r.pattern_id = PatternId();
       r.tenant = b.tenant;
       r.service = String(16);
       r.instance = String(40);
@@ -186,7 +196,7 @@ TEST(RecordCodecTest, EmptyBatch) {
   RecordBatch b;
   std::string enc;
   EncodeBatch(b, &enc);
-  EXPECT_EQ(enc, std::string("\x01\x00\x00", 3));
+  EXPECT_EQ(enc, std::string("\x02\x00\x00", 3));
   RecordBatch out;
   out.tenant = "stale";
   out.records.resize(3);
@@ -202,6 +212,7 @@ TEST(RecordCodecTest, HandBuiltLayout) {
   r.observed_ns = 2;
   r.level = Level::kWarn;
   r.flags = kFlagTimestampMissing;
+  r.pattern_id = 300;
   r.tenant = "t";
   r.service = "s";
   r.message = "hi";
@@ -210,19 +221,129 @@ TEST(RecordCodecTest, HandBuiltLayout) {
   std::string enc;
   EncodeBatch(b, &enc);
   const std::string expected(
-      "\x01"        // version
+      "\x02"        // version
       "\x01t"       // tenant
       "\x01"        // record count
       "\x01"        // zigzag(-1 - 0)
       "\x04"        // zigzag(2 - 0)
       "\x04\x01"    // level, flags
+      "\xac\x02"    // pattern id 300
       "\x01s"       // service
       "\x00\x00"    // instance, source
       "\x02hi"      // message
       "\x01"        // attribute count
       "\x01k\x00",  // key, value
-      19);
+      21);
   EXPECT_EQ(enc, expected);
+  RecordBatch out;
+  ASSERT_TRUE(DecodeBatch(enc, &out).ok());
+  ExpectBatchEq(b, out);
+}
+
+TEST(RecordCodecTest, PatternIdsRoundTrip) {
+  RecordBatch b;
+  b.tenant = "acme";
+  for (uint32_t id : {0u, 1u, 127u, 128u, 16384u, UINT32_MAX - 1, UINT32_MAX, 0u}) {
+    Record r;
+    r.tenant = "acme";
+    r.timestamp_ns = 1700000000000000000;
+    r.message = "m" + std::to_string(id);
+    r.pattern_id = id;
+    b.records.push_back(r);
+  }
+  std::string enc;
+  EncodeBatch(b, &enc);
+  RecordBatch out;
+  ASSERT_TRUE(DecodeBatch(enc, &out).ok());
+  ExpectBatchEq(b, out);
+  EXPECT_EQ(out.records[6].pattern_id, UINT32_MAX);
+}
+
+// Payloads written before pattern ids existed (WALs from before the upgrade)
+// still decode, with pattern id 0.
+TEST(RecordCodecTest, Version1DecodesWithPatternIdZero) {
+  const std::string v1(
+      "\x01"  // version 1
+      "\x04"
+      "acme"      // tenant
+      "\x02"      // 2 records
+      "\x02\x04"  // zigzag(1), zigzag(2)
+      "\x03\x00"  // info, flags 0
+      "\x03"
+      "api\x00\x00\x02ok"  // service, instance, source, message
+      "\x01\x01k\x01v"     // 1 attribute k=v
+      "\x02\x02"           // ts 2, observed 3
+      "\x05\x01"           // error, flags 1
+      "\x03"
+      "api\x00\x00\x03"
+      "err"    // message
+      "\x00",  // 0 attributes
+      40);
+  RecordBatch out;
+  // A batch reused from a version 2 decode: the old pattern ids must not survive.
+  out.records.resize(2);
+  out.records[0].pattern_id = out.records[1].pattern_id = 77;
+  Status s = DecodeBatch(v1, &out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(out.tenant, "acme");
+  ASSERT_EQ(out.records.size(), 2u);
+  EXPECT_EQ(out.records[0].timestamp_ns, 1);
+  EXPECT_EQ(out.records[0].observed_ns, 2);
+  EXPECT_EQ(out.records[0].level, Level::kInfo);
+  EXPECT_EQ(out.records[0].service, "api");
+  EXPECT_EQ(out.records[0].message, "ok");
+  EXPECT_EQ(out.records[0].attributes, (std::vector<Attribute>{{"k", "v"}}));
+  EXPECT_EQ(out.records[1].timestamp_ns, 2);
+  EXPECT_EQ(out.records[1].observed_ns, 3);
+  EXPECT_EQ(out.records[1].level, Level::kError);
+  EXPECT_EQ(out.records[1].flags, 1);
+  EXPECT_EQ(out.records[1].message, "err");
+  EXPECT_EQ(out.records[1].tenant, "acme");
+  for (const Record& r : out.records) EXPECT_EQ(r.pattern_id, 0u);
+
+  // The same records encoded now: version 2, and equal after decoding.
+  RecordBatch again;
+  again.tenant = out.tenant;
+  again.records = out.records;
+  std::string enc;
+  EncodeBatch(again, &enc);
+  EXPECT_EQ(enc[0], 2);
+  EXPECT_EQ(enc.size(), v1.size() + 2);  // one pattern id byte per record
+  RecordBatch out2;
+  ASSERT_TRUE(DecodeBatch(enc, &out2).ok());
+  ExpectBatchEq(out, out2);
+
+  // Every truncation of the version 1 payload is still Corruption.
+  for (size_t n = 0; n < v1.size(); ++n) {
+    EXPECT_EQ(DecodeBatch(v1.substr(0, n), &out).code(), StatusCode::kCorruption) << n;
+  }
+}
+
+TEST(RecordCodecTest, PatternIdOver32BitsIsCorruption) {
+  std::string enc("\x02\x00\x01\x00\x00\x03\x00", 7);  // version 2, tenant "", 1 record
+  PutVarint64(&enc, uint64_t{UINT32_MAX} + 1);
+  enc += std::string("\x00\x00\x00\x00\x00", 5);  // four empty strings, 0 attributes
+  RecordBatch out;
+  Status s = DecodeBatch(enc, &out);
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_NE(s.message().find("pattern id of record 0 at byte 7"), std::string_view::npos)
+      << s.ToString();
+  EXPECT_NE(s.message().find("4294967296"), std::string_view::npos) << s.ToString();
+  EXPECT_TRUE(out.records.empty());
+
+  // UINT32_MAX itself is fine.
+  std::string ok("\x02\x00\x01\x00\x00\x03\x00", 7);
+  PutVarint64(&ok, UINT32_MAX);
+  ok += std::string("\x00\x00\x00\x00\x00", 5);
+  s = DecodeBatch(ok, &out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(out.records[0].pattern_id, UINT32_MAX);
+
+  // A truncated pattern id names the field too.
+  // (11 continuation bytes: also enough bytes left for the record count check.)
+  s = DecodeBatch(std::string("\x02\x00\x01\x00\x00\x03\x00", 7) + std::string(11, '\x80'), &out);
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_NE(s.message().find("pattern id of record 0"), std::string_view::npos) << s.ToString();
 }
 
 TEST(RecordCodecTest, AppendsToExistingOutput) {
@@ -279,11 +400,14 @@ TEST(RecordCodecTest, TrailingBytesAndBadVersionAndLevel) {
   EXPECT_EQ(s.code(), StatusCode::kCorruption);
   EXPECT_NE(s.message().find("trailing"), std::string_view::npos) << s.ToString();
 
-  std::string bad_version = enc;
-  bad_version[0] = 9;
-  s = DecodeBatch(bad_version, &out);
-  EXPECT_EQ(s.code(), StatusCode::kCorruption);
-  EXPECT_NE(s.message().find("version 9"), std::string_view::npos) << s.ToString();
+  for (char v : {'\x00', '\x03', '\x09'}) {
+    std::string bad_version = enc;
+    bad_version[0] = v;
+    s = DecodeBatch(bad_version, &out);
+    EXPECT_EQ(s.code(), StatusCode::kCorruption);
+    EXPECT_NE(s.message().find("unsupported version " + std::to_string(v)), std::string_view::npos)
+        << s.ToString();
+  }
 
   std::string bad_level = enc;
   bad_level[6] = 7;  // version, tenant(2), count, ts, obs, level
@@ -293,6 +417,7 @@ TEST(RecordCodecTest, TrailingBytesAndBadVersionAndLevel) {
 }
 
 TEST(RecordCodecTest, HugeLengthsDoNotAllocate) {
+  // These are version 1 payloads (no pattern id), which DecodeBatch still reads.
   // A record count of 2^62 in a 12-byte input must be refused before resizing.
   std::string enc("\x01\x00", 2);
   PutVarint64(&enc, uint64_t{1} << 62);

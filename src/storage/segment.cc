@@ -28,7 +28,6 @@ namespace {
 // --- Format constants (docs/formats/segment.md) -------------------------------------------------
 
 constexpr std::string_view kMagic = "LODESEG1";
-constexpr uint32_t kFormatVersion = 1;
 constexpr uint64_t kHeaderSize = 8;  // the magic, so `file` and humans recognize a segment
 
 // Sections after the blocks, in file order.
@@ -49,10 +48,17 @@ constexpr size_t kFooterTailSize = 20;
 constexpr size_t kFooterSize = kSectionCount * kSectionEntrySize + 8 + kFooterTailSize;
 
 // Columns of a block, in file order. Timestamp and level come first so that the most common
-// read (time + level, e.g. histograms and counts) is one short contiguous range.
-enum ColumnId { kTs, kLevelCol, kObs, kFlagsCol, kInst, kSrc, kMsg, kAttr, kColumnCount };
-constexpr const char* kColumnNames[kColumnCount] = {
-    "timestamp", "level", "observed", "flags", "instance", "source", "message", "attributes"};
+// read (time + level, e.g. histograms and counts) is one short contiguous range. Version 2 added
+// the pattern column at the end, so a version 1 block is a version 2 block's first 8 columns.
+enum ColumnId { kTs, kLevelCol, kObs, kFlagsCol, kInst, kSrc, kMsg, kAttr, kPat, kColumnCount };
+constexpr const char* kColumnNames[kColumnCount] = {"timestamp", "level",      "observed",
+                                                    "flags",     "instance",   "source",
+                                                    "message",   "attributes", "pattern"};
+
+// Columns per block in a file of format `version`.
+constexpr int ColumnCount(uint32_t version) {
+  return version >= 2 ? kColumnCount : kPat;
+}
 
 enum Codec : uint8_t {
   kCodecRaw = 0,    // stored bytes are the raw bytes
@@ -418,6 +424,7 @@ class SegmentWriter {
   std::string flags_;
   std::vector<uint32_t> inst_;
   std::vector<uint32_t> src_;
+  std::vector<uint32_t> pat_;
   std::string msg_;  // message column: lengths, then (appended after the pass) msg_bytes_
   std::string msg_bytes_;
   std::string attrs_;  // attribute column
@@ -472,6 +479,7 @@ void SegmentWriter::GatherBlock(size_t begin, size_t end) {
   flags_.resize(rows);
   inst_.resize(rows);
   src_.resize(rows);
+  pat_.resize(rows);
   msg_.resize(rows * kMaxVarint64Bytes);
   char* lens = msg_.data();
   msg_bytes_.clear();
@@ -504,6 +512,7 @@ void SegmentWriter::GatherBlock(size_t begin, size_t end) {
     flags_[k] = static_cast<char>(r.flags);
     inst_[k] = instances_.Add(r.instance);
     src_[k] = sources_.Add(r.source);
+    pat_[k] = r.pattern_id;
 
     const std::string& m = r.message;
     lens = EncodeVarint64(lens, m.size());
@@ -661,6 +670,16 @@ Status SegmentWriter::WriteBlock(size_t begin, size_t end, WritableFile* file) {
   AddColumn(&block, kMsg, msg_, options_.zstd_level);
   AddColumn(&block, kAttr, attrs_, options_.zstd_level);
 
+  // Pattern ids (version 2). Rows of one service share few templates; a block of data written
+  // without mining is all 0, a one-byte constant.
+  if (options_.format_version >= 2) {
+    same = std::all_of(pat_.begin(), pat_.end(), [&](uint32_t id) { return id == pat_[0]; });
+    EncodeVarints(pat_, &raw_);
+    char one[kMaxVarint32Bytes];
+    const std::string_view one_value(one, static_cast<size_t>(EncodeVarint64(one, pat_[0]) - one));
+    AddConstOrCompressed(&block, kPat, raw_, one_value, same);
+  }
+
   for (const ColumnEntry& c : block.columns) {
     if (c.raw > kMaxRawBytes) {
       return Status::TooLarge("segment block " + std::to_string(block_id) + ": a column of " +
@@ -688,7 +707,8 @@ std::string SegmentWriter::BuildDirectory() const {
     PutZigZag(&out, b.min_ts);
     PutVarint64(&out, WrapSub(b.max_ts, b.min_ts));
     for (uint32_t count : b.level_counts) PutVarint32(&out, count);
-    for (const ColumnEntry& c : b.columns) {
+    for (int i = 0; i < ColumnCount(options_.format_version); ++i) {
+      const ColumnEntry& c = b.columns[static_cast<size_t>(i)];
       out.push_back(static_cast<char>(c.codec));
       PutVarint64(&out, c.stored);
       PutVarint64(&out, c.raw);
@@ -777,6 +797,7 @@ std::string SegmentWriter::BuildMeta() const {
   PutVarint64(&out, meta_.replaces.size());
   for (uint64_t id : meta_.replaces) PutVarint64(&out, id);
   PutZigZag(&out, meta_.created_ns);
+  if (options_.format_version >= 2) PutVarint32(&out, meta_.max_pattern_id);
   return out;
 }
 
@@ -799,10 +820,14 @@ Status SegmentWriter::Write(WritableFile* file) {
   meta_.rows = n;
   meta_.min_ts = INT64_MAX;
   meta_.max_ts = INT64_MIN;
+  meta_.max_pattern_id = 0;
   for (const Record* r : records_) {
     meta_.min_ts = std::min(meta_.min_ts, r->timestamp_ns);
     meta_.max_ts = std::max(meta_.max_ts, r->timestamp_ns);
+    meta_.max_pattern_id = std::max(meta_.max_pattern_id, r->pattern_id);
   }
+  // Version 1 stores no pattern ids: they read back as 0.
+  if (options_.format_version < 2) meta_.max_pattern_id = 0;
   SortRows();
 
   LODE_RETURN_IF_ERROR(file->Append(kMagic));
@@ -838,7 +863,7 @@ Status SegmentWriter::Write(WritableFile* file) {
   }
   PutFixed64(&footer, offset_ + kFooterSize);  // file size
   PutFixed32(&footer, static_cast<uint32_t>(kFooterSize));
-  PutFixed32(&footer, kFormatVersion);
+  PutFixed32(&footer, options_.format_version);
   PutFixed32(&footer, MaskedCrc(footer));
   footer.append(kMagic);
   return file->Append(footer);
@@ -896,6 +921,7 @@ struct DecodedBlock {
   std::string flags;           // one byte per row
   std::vector<uint32_t> inst;  // dictionary ids
   std::vector<uint32_t> src;
+  std::vector<uint32_t> pat;       // pattern ids
   std::string_view msg_bytes;      // all messages, back to back
   std::vector<uint32_t> msg_off;   // rows + 1 offsets into msg_bytes
   std::string_view attr_raw;       // the attribute column
@@ -922,6 +948,8 @@ struct Segment::Index {
     uint8_t codec = kCodecRaw;
   };
   std::vector<std::array<Column, kColumnCount>> columns;  // per block
+  // The file's format version. Version 1 has no pattern column (its Column is empty).
+  uint32_t version = kSegmentFormatVersion;
 
   // Text index: sorted trigram keys; the posting of trigrams[i] is
   // text_section[text_base + text_offsets[i], text_base + text_offsets[i + 1]), a bitmap when
@@ -995,7 +1023,8 @@ Status Segment::Index::LoadDirectory(Segment* seg, std::string_view in, uint64_t
   const char* part = kSectionNames[kSecDirectory];
   Index& index = *seg->index_;
   uint64_t count;
-  // A block entry takes at least 2 + 2 + 7 + 8 * 7 bytes; bounds the allocation below.
+  // A block entry takes at least 4 + 7 + 8 * 7 bytes (8 or 9 columns of 7 or more); bounds the
+  // allocation below.
   if (!GetVarint64(&in, &count) || count == 0 || count > in.size() / 60) {
     return Corrupt(seg->path_, part, "bad block count");
   }
@@ -1027,7 +1056,8 @@ Status Segment::Index::LoadDirectory(Segment* seg, std::string_view in, uint64_t
     }
     if (level_sum != info.rows) return bad("level counts differ from the row count");
     info.offset = offset;
-    for (int c = 0; c < kColumnCount; ++c) {
+    const int num_columns = ColumnCount(index.version);
+    for (int c = 0; c < num_columns; ++c) {
       Column& col = index.columns[b][static_cast<size_t>(c)];
       uint64_t stored;
       uint64_t raw;
@@ -1037,7 +1067,8 @@ Status Segment::Index::LoadDirectory(Segment* seg, std::string_view in, uint64_t
       if (!GetVarint64(&in, &stored) || !GetVarint64(&in, &raw) || !GetFixed32(&in, &col.crc)) {
         return bad("truncated");
       }
-      const bool const_ok = c == kLevelCol || c == kFlagsCol || c == kInst || c == kSrc;
+      const bool const_ok =
+          c == kLevelCol || c == kFlagsCol || c == kInst || c == kSrc || c == kPat;
       if (stored > blocks_end - offset || raw > kMaxRawBytes ||
           (col.codec == kCodecRaw && stored != raw) ||
           (col.codec == kCodecConst && (!const_ok || stored != raw || raw == 0)) ||
@@ -1048,6 +1079,9 @@ Status Segment::Index::LoadDirectory(Segment* seg, std::string_view in, uint64_t
       col.stored = static_cast<uint32_t>(stored);
       col.raw = static_cast<uint32_t>(raw);
       offset += stored;
+    }
+    for (int c = num_columns; c < kColumnCount; ++c) {
+      index.columns[b][static_cast<size_t>(c)] = Column{offset, 0, 0, 0, kCodecRaw};  // absent
     }
     if (offset - info.offset > UINT32_MAX) return bad("too large");
     info.size = static_cast<uint32_t>(offset - info.offset);
@@ -1144,6 +1178,10 @@ Status Segment::Index::LoadMeta(Segment* seg, std::string_view in) {
     if (!GetVarint64(&in, &id)) return Corrupt(seg->path_, part, "truncated");
   }
   if (!GetZigZag(&in, &m.created_ns)) return Corrupt(seg->path_, part, "truncated");
+  m.max_pattern_id = 0;
+  if (seg->index_->version >= 2 && !GetVarint32(&in, &m.max_pattern_id)) {
+    return Corrupt(seg->path_, part, "truncated or out-of-range max_pattern_id");
+  }
   if (!in.empty()) return Corrupt(seg->path_, part, "trailing bytes");
   return Status::OK();
 }
@@ -1170,11 +1208,15 @@ Result<std::shared_ptr<const Segment>> Segment::Open(Env* env, const std::string
   }
   const uint32_t footer_size = DecodeFixed32(buf.data());
   const uint32_t version = DecodeFixed32(buf.data() + 4);
-  if (version != kFormatVersion) {
+  if (version < kMinSegmentFormatVersion || version > kSegmentFormatVersion) {
     return Corrupt(path, "footer",
                    "unsupported segment format version " + std::to_string(version) +
-                       " (this reader knows version " + std::to_string(kFormatVersion) + ")");
+                       " (this reader knows versions " + std::to_string(kMinSegmentFormatVersion) +
+                       " to " + std::to_string(kSegmentFormatVersion) + ")");
   }
+  // Versions 1 and 2 share the footer and every section but the directory (8 or 9 column
+  // entries per block) and the meta (max_pattern_id at the end in 2).
+  seg->index_->version = version;
   if (footer_size != kFooterSize) {
     return Corrupt(path, "footer", "bad footer size " + std::to_string(footer_size));
   }
@@ -1268,6 +1310,12 @@ std::vector<uint32_t> Segment::CandidateBlocks(const ScanSpec& spec) const {
   std::vector<uint32_t> cands;
   if (spec.tenant != meta_.tenant || spec.start_ns >= spec.end_ns) return cands;
   if (spec.end_ns <= meta_.min_ts || spec.start_ns > meta_.max_ts) return cands;
+  // No per-block pattern index (yet): the meta's maximum prunes whole segments, e.g. every
+  // segment written before a pattern was first seen.
+  if (!spec.pattern_ids.empty() &&
+      *std::min_element(spec.pattern_ids.begin(), spec.pattern_ids.end()) > meta_.max_pattern_id) {
+    return cands;
+  }
 
   std::vector<uint8_t> service_ok;
   if (!spec.services.empty()) {
@@ -1441,6 +1489,7 @@ Status Segment::Index::Decode(const Segment& seg, uint32_t b, uint32_t columns, 
   need[kSrc] = (columns & kColSource) != 0;
   need[kMsg] = (columns & kColMessage) != 0;
   need[kAttr] = (columns & kColAttributes) != 0;
+  need[kPat] = (columns & kColPattern) != 0;
   d->rows = rows;
   d->tenant = &seg.meta_.tenant;
   d->service = &seg.services_[info.service_id];
@@ -1594,6 +1643,27 @@ Status Segment::Index::Decode(const Segment& seg, uint32_t b, uint32_t columns, 
     if (p != end) return fail(c, "trailing bytes");
     if (n == 1) std::fill(ids.begin(), ids.end(), ids[0]);
   }
+  // Pattern ids; a version 1 segment has none, which is pattern id 0 for every row.
+  if (need[kPat]) {
+    d->pat.resize(rows);
+    if (seg.index_->version < 2) {
+      std::fill(d->pat.begin(), d->pat.end(), 0);
+    } else {
+      LODE_RETURN_IF_ERROR(column(kPat, &d->scratch, &raw));
+      const char* p = raw.data();
+      const char* end = p + raw.size();
+      const size_t n = cols[kPat].codec == kCodecConst ? 1 : rows;
+      for (size_t i = 0; i < n; ++i) {
+        uint64_t id;
+        p = FastVarint(p, end, &id);
+        if (p == nullptr) return fail(kPat, "truncated");
+        if (id > UINT32_MAX) return fail(kPat, "pattern id over 32 bits");
+        d->pat[i] = static_cast<uint32_t>(id);
+      }
+      if (p != end) return fail(kPat, "trailing bytes");
+      if (n == 1) std::fill(d->pat.begin(), d->pat.end(), d->pat[0]);
+    }
+  }
   // Message: lengths, then bytes.
   if (need[kMsg]) {
     LODE_RETURN_IF_ERROR(column(kMsg, &d->msg_buf, &raw));
@@ -1645,6 +1715,7 @@ Status Segment::Index::Decode(const Segment& seg, uint32_t b, uint32_t columns, 
   r->level = static_cast<Level>(d.level[row]);
   r->observed_ns = d.need[kObs] ? d.obs[row] : 0;
   r->flags = d.need[kFlagsCol] ? static_cast<uint8_t>(d.flags[row]) : 0;
+  r->pattern_id = d.need[kPat] ? d.pat[row] : 0;
   AssignIfDifferent(*d.tenant, &r->tenant);
   AssignIfDifferent(*d.service, &r->service);
   if (d.need[kInst]) {
@@ -1712,6 +1783,7 @@ Status Segment::Scan(const ScanSpec& spec, const RecordVisitor& visit, uint32_t 
   uint32_t cols = columns & kColAll;
   if (!spec.instances.empty()) cols |= kColInstance;
   if (!spec.sources.empty()) cols |= kColSource;
+  if (!spec.pattern_ids.empty()) cols |= kColPattern;
   if (!spec.required_substrings.empty() || !spec.required_any.empty()) cols |= kColMessage;
   std::vector<uint8_t> instance_ok;
   if (!spec.instances.empty()) {
@@ -1743,11 +1815,23 @@ Status Segment::Scan(const ScanSpec& spec, const RecordVisitor& visit, uint32_t 
         std::lower_bound(d.ts.begin() + static_cast<ptrdiff_t>(lo), d.ts.end(), spec.end_ns) -
         d.ts.begin());
     if (lo >= hi) continue;
-    // Substrings are searched in the block's messages as a whole; only rows with a hit for every
-    // substring are turned into records.
+    // Rows are preselected for the whole range at once: by pattern id first (a block without a
+    // wanted one is skipped before its messages are searched), then by substring, searched in
+    // the block's messages as a whole. Only selected rows are turned into records.
+    const bool by_pattern = !spec.pattern_ids.empty();
     const bool text = !spec.required_substrings.empty() || !spec.required_any.empty();
+    const bool select = by_pattern || text;
+    if (select) selected.assign(hi - lo, 1);
+    if (by_pattern) {
+      bool any = false;
+      for (size_t i = 0; i < selected.size(); ++i) {
+        selected[i] =
+            std::binary_search(spec.pattern_ids.begin(), spec.pattern_ids.end(), d.pat[lo + i]);
+        any = any || selected[i] != 0;
+      }
+      if (!any) continue;
+    }
     if (text) {
-      selected.assign(hi - lo, 1);
       for (const std::string& sub : spec.required_substrings) {
         FindSubstring(d, lo, hi, sub, &hits);
         for (size_t i = 0; i < selected.size(); ++i) selected[i] &= hits[i];
@@ -1763,7 +1847,7 @@ Status Segment::Scan(const ScanSpec& spec, const RecordVisitor& visit, uint32_t 
       }
     }
     for (size_t row = lo; row < hi; ++row) {
-      if (text && !selected[row - lo]) continue;
+      if (select && !selected[row - lo]) continue;
       if ((spec.level_mask >> static_cast<uint8_t>(d.level[row]) & 1u) == 0) continue;
       if (!instance_ok.empty() && !instance_ok[d.inst[row]]) continue;
       Index::Fill(*this, d, row, &r);
@@ -1775,8 +1859,17 @@ Status Segment::Scan(const ScanSpec& spec, const RecordVisitor& visit, uint32_t 
 
 Status Segment::VerifyAll() const {
   DecodedBlock& d = ThreadDecodedBlock();
+  uint32_t max_pattern_id = 0;
   for (uint32_t b = 0; b < blocks_.size(); ++b) {
     LODE_RETURN_IF_ERROR(Index::Decode(*this, b, kColAll, &d));
+    for (size_t i = 0; i < d.rows; ++i) max_pattern_id = std::max(max_pattern_id, d.pat[i]);
+  }
+  // Open cannot check this one without reading every block.
+  if (max_pattern_id != meta_.max_pattern_id) {
+    return Corrupt(path_, "meta",
+                   "max_pattern_id " + std::to_string(meta_.max_pattern_id) +
+                       " differs from the largest pattern id in the blocks, " +
+                       std::to_string(max_pattern_id));
   }
   return Status::OK();
 }
@@ -1796,6 +1889,11 @@ Status WriteSegment(Env* env, const std::string& path, const SegmentMeta& meta,
   if (records.empty()) return Status::InvalidArgument("WriteSegment " + path + ": no records");
   if (options.rows_per_block == 0) {
     return Status::InvalidArgument("WriteSegment " + path + ": rows_per_block is 0");
+  }
+  if (options.format_version < kMinSegmentFormatVersion ||
+      options.format_version > kSegmentFormatVersion) {
+    return Status::InvalidArgument("WriteSegment " + path + ": cannot write format version " +
+                                   std::to_string(options.format_version));
   }
   if (records.size() > UINT32_MAX) {
     return Status::TooLarge("WriteSegment " + path + ": over 2^32 records");

@@ -40,12 +40,24 @@ struct SegmentMeta {
                                    // this segment or older ones; 0 when none
   std::vector<uint64_t> replaces;  // ids of the segments this one was merged from
   int64_t created_ns = 0;          // wall-clock time of writing
+  // Largest Record::pattern_id of the rows, 0 when none has one (and in
+  // format version 1 files, which store no pattern ids).
+  uint32_t max_pattern_id = 0;
   bool operator==(const SegmentMeta&) const = default;
 };
+
+// The segment format version WriteSegment writes, and the oldest one Open
+// reads (docs/formats/segment.md, "Versioning").
+inline constexpr uint32_t kSegmentFormatVersion = 2;
+inline constexpr uint32_t kMinSegmentFormatVersion = 1;
 
 struct SegmentWriteOptions {
   uint32_t rows_per_block = 4096;
   int zstd_level = 9;  // for messages and attributes; other columns use level 3
+  // For tests of reading old files: kMinSegmentFormatVersion ...
+  // kSegmentFormatVersion. Version 1 has no pattern column: every record's
+  // pattern_id is dropped (it reads back as 0).
+  uint32_t format_version = kSegmentFormatVersion;
 };
 
 // Columns a reader may ask for. Timestamp, level and service are always read.
@@ -56,6 +68,7 @@ enum ColumnBits : uint32_t {
   kColFlags = kScanFlags,
   kColMessage = kScanMessage,
   kColAttributes = kScanAttributes,
+  kColPattern = kScanPattern,
   kColAll = kScanAll,
 };
 
@@ -73,8 +86,8 @@ struct BlockInfo {
 // Writes `records` (all of meta.tenant, any order) as a segment at `path`,
 // atomically: a temporary file next to it, fsync, rename, fsync of the
 // directory, so a crash leaves either no file or the whole file. meta.min_ts,
-// max_ts and rows are computed from the records (the caller's values are
-// ignored). REQUIRES: !records.empty(); every record's tenant == meta.tenant.
+// max_ts, rows and max_pattern_id are computed from the records (the caller's
+// values are ignored). REQUIRES: !records.empty(); every record's tenant == meta.tenant.
 Status WriteSegment(Env* env, const std::string& path, const SegmentMeta& meta,
                     std::span<const Record> records, const SegmentWriteOptions& options = {});
 // The same for records held elsewhere (e.g. the head's chunks), without copies.
@@ -104,12 +117,14 @@ class Segment {
   // service (block service), level (level counts), instance and source (label
   // postings), required substrings (trigram index; a substring shorter than 3
   // bytes, or one with upper-case letters, is matched through its lower-cased
-  // trigrams). Never misses a block that has a match; may return extra ones.
+  // trigrams); none when every wanted pattern id is above meta().max_pattern_id.
+  // Never misses a block that has a match; may return extra ones.
   // Ascending block order.
   std::vector<uint32_t> CandidateBlocks(const ScanSpec& spec) const;
 
   // Decodes block `b` into *out (replaced), filling the columns in `columns`
-  // (timestamp_ns, level, service and tenant always). Corruption when the
+  // (timestamp_ns, level, service and tenant always). kColPattern of a
+  // version 1 segment fills pattern_id 0. Corruption when the
   // block's checksum fails, naming the file and block.
   Status ReadBlock(uint32_t b, uint32_t columns, std::vector<Record>* out) const;
 
@@ -119,11 +134,12 @@ class Segment {
 
   // Every record matching `spec` (ScanSpec::Matches), block by block in
   // block order, until visit returns false. Decodes `columns` plus what the
-  // spec's conditions need; adds to spec.stats; returns ScanCancelled() when
-  // spec.cancel is set.
+  // spec's conditions need (kColPattern for spec.pattern_ids); adds to spec.stats; returns
+  // ScanCancelled() when spec.cancel is set.
   Status Scan(const ScanSpec& spec, const RecordVisitor& visit, uint32_t columns = kColAll) const;
 
-  // Reads and checks every block (for scrubbing and tests).
+  // Reads and checks every block (for scrubbing and tests), and that
+  // meta().max_pattern_id is the largest pattern id in them.
   Status VerifyAll() const;
 
   ~Segment();

@@ -16,6 +16,7 @@ namespace {
 
 constexpr std::string_view kSegmentSuffix = ".seg";
 constexpr char kFlushedFile[] = "FLUSHED";
+constexpr char kPatternsFile[] = "PATTERNS";
 // Segments never span two UTC days of event time (retention works by segment).
 constexpr int64_t kPartitionNs = 86400LL * 1'000'000'000;
 
@@ -160,6 +161,12 @@ Status SegmentStore::Recover() {
   view->segments = std::move(live);
   next_segment_id_ = max_id + 1;
 
+  uint64_t patterns_seq = 0;
+  if (options_.patterns != nullptr) {
+    LODE_RETURN_IF_ERROR(LoadPatterns(view->segments, &patterns_seq));
+  }
+  uint64_t reassigned = 0;
+
   Wal::Options wo;
   wo.dir = JoinPath(dir, "wal");
   wo.max_file_bytes = options_.wal_file_bytes;
@@ -171,6 +178,15 @@ Status SegmentStore::Recover() {
     RecordBatch batch;
     Status st = DecodeBatch(payload, &batch);
     if (!st.ok()) return st.WithContext("WAL entry " + std::to_string(seq));
+    if (options_.patterns != nullptr && seq > patterns_seq) {
+      // Mined after the saved index: mining it again in WAL order rebuilds
+      // the index as it was and gives the ids the entry already carries.
+      // (Entries from before patterns, WAL format 1, hold no ids: not a mismatch.)
+      const bool held_ids = std::any_of(batch.records.begin(), batch.records.end(),
+                                        [](const Record& r) { return r.pattern_id != 0; });
+      const size_t changed = options_.patterns->Assign(&batch);
+      if (held_ids) reassigned += changed;
+    }
     auto chunk = std::make_shared<Chunk>();
     chunk->tenant = batch.tenant;
     chunk->wal_seq = seq;
@@ -199,8 +215,43 @@ Status SegmentStore::Recover() {
       "store: opened {}: {} segments ({} records), {} archived, {} records replayed "
       "from the WAL",
       dir, view->segments.size(), seg_rows, view->archived.size(), replayed);
+  if (reassigned > 0) {
+    spdlog::warn("store: {} replayed records got another pattern id than the WAL held", reassigned);
+  }
   std::lock_guard lock(view_mu_);
   Publish(std::move(view));
+  return Status::OK();
+}
+
+Status SegmentStore::LoadPatterns(const std::vector<SegmentPtr>& segments, uint64_t* covered_seq) {
+  *covered_seq = 0;
+  const std::string path = JoinPath(options_.dir, kPatternsFile);
+  if (env_->FileExists(path)) {
+    std::string bytes;
+    LODE_RETURN_IF_ERROR(env_->ReadFile(path, &bytes));
+    Status st = options_.patterns->Decode(bytes, covered_seq);
+    if (st.ok()) return Status::OK();
+    if (st.code() != StatusCode::kCorruption) return st.WithContext(path);
+    std::string to =
+        JoinPath(JoinPath(options_.dir, "quarantine"),
+                 std::string(kPatternsFile) + "-" + std::to_string(options_.clock->NowNanos()));
+    spdlog::error(
+        "store: quarantining {}: {}; stored records keep their pattern ids, but "
+        "their templates are lost",
+        path, st.ToString());
+    LODE_RETURN_IF_ERROR(env_->RenameFile(path, to));
+    ++counters_.quarantined;
+  }
+  // No index (a new store, or one from before patterns, or a damaged one):
+  // new ids start above every id the segments hold, so none is reused.
+  std::map<std::string, uint64_t> max_id;
+  for (const auto& seg : segments) {
+    uint64_t& m = max_id[seg->meta().tenant];
+    m = std::max<uint64_t>(m, seg->meta().max_pattern_id);
+  }
+  for (const auto& [tenant, m] : max_id) {
+    if (m > 0) options_.patterns->ReserveIds(tenant, static_cast<uint32_t>(m + 1));
+  }
   return Status::OK();
 }
 
@@ -221,6 +272,7 @@ Status SegmentStore::Write(std::span<RecordBatch* const> batches) {
     std::string buf;
     for (size_t i = 0; i < batches.size(); ++i) {
       if (batches[i]->records.empty()) continue;
+      if (options_.patterns != nullptr) options_.patterns->Assign(batches[i]);
       buf.clear();
       EncodeBatch(*batches[i], &buf);
       LODE_ASSIGN_OR_RETURN(seqs[i], wal_->Append(buf));
@@ -229,6 +281,7 @@ Status SegmentStore::Write(std::span<RecordBatch* const> batches) {
     last_wal_seq_ = wal_->last_seq();
     wal_bytes_ = wal_->total_bytes();
   }
+  if (options_.on_durable) options_.on_durable(batches);
 
   std::vector<ChunkPtr> fresh;
   uint64_t bytes = 0;
@@ -329,6 +382,16 @@ Status SegmentStore::Flush() {
       break;
     }
     written.push_back(std::move(*seg));
+  }
+  if (s.ok() && options_.patterns != nullptr) {
+    // The index must cover at least what FLUSHED will say (the WAL below it
+    // is trimmed): encode it under the WAL lock, as of the last appended entry.
+    std::string bytes;
+    {
+      std::lock_guard lock(wal_mu_);
+      bytes = options_.patterns->Encode(wal_->last_seq());
+    }
+    s = env_->WriteFileAtomic(JoinPath(options_.dir, kPatternsFile), bytes);
   }
   if (s.ok()) {
     s = env_->WriteFileAtomic(JoinPath(options_.dir, kFlushedFile), std::to_string(max_seq));

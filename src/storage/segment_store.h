@@ -11,6 +11,8 @@
 //                              file system, e.g. a mounted bucket)
 //   quarantine/               segments that failed a checksum, kept for inspection
 //   FLUSHED                   the WAL sequence number covered by complete flushes
+//   PATTERNS                  the pattern index (Options::patterns) as of some WAL
+//                             sequence number >= FLUSHED
 //
 // Crash safety: a segment is written under a temporary name, fsynced and
 // renamed; FLUSHED is rewritten atomically only after every segment of a
@@ -18,6 +20,13 @@
 // temporary files are removed, segments newer than FLUSHED (an interrupted
 // flush) are deleted and their records replayed from the WAL, and segments
 // superseded by a merged one (an interrupted merge) are deleted.
+//
+// Patterns: when Options::patterns is set, Write assigns every record its
+// pattern id under the WAL lock, so ids follow WAL order, and every flush
+// saves the index (with the WAL sequence number it covers) before FLUSHED.
+// Recovery loads it and re-assigns the WAL entries past that number, which
+// yields the same ids (PatternIndex is deterministic). A damaged index is
+// quarantined and a fresh one hands out ids above every stored one.
 //
 // Thread-safety: Write is called by one thread at a time (the bus); Scan,
 // Stats and the maintenance calls are thread-safe and run concurrently with
@@ -27,6 +36,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,6 +47,7 @@
 
 #include "common/clock.h"
 #include "common/env.h"
+#include "pattern/pattern_index.h"
 #include "storage/log_store.h"
 #include "storage/segment.h"
 #include "storage/wal.h"
@@ -84,6 +95,13 @@ class SegmentStore final : public LogStore {
     // this off and call Flush()/Maintain() themselves.
     bool background = true;
     int64_t maintenance_interval_ns = 1'000'000'000;
+    // Assigns pattern ids at ingest and is saved with the data (see above).
+    // Not owned; null = records keep the ids they come with.
+    PatternIndex* patterns = nullptr;
+    // Called by Write with the batches once they are durable (and carry their
+    // pattern ids), before the store takes their records: live tail and
+    // streaming alerts hang here. Runs on the writing thread.
+    std::function<void(std::span<RecordBatch* const>)> on_durable;
   };
 
   static Result<std::unique_ptr<SegmentStore>> Open(const Options& options);
@@ -144,6 +162,9 @@ class SegmentStore final : public LogStore {
 
   explicit SegmentStore(const Options& options);
   Status Recover();
+  // Loads PATTERNS into options_.patterns; *covered_seq gets the WAL sequence
+  // number it covers (0 when it was missing or damaged).
+  Status LoadPatterns(const std::vector<SegmentPtr>& segments, uint64_t* covered_seq);
   std::shared_ptr<const View> Snapshot() const;
   void Publish(std::shared_ptr<const View> view);  // REQUIRES: view_mu_ held
   std::string SegmentPath(const std::string& tenant, uint64_t id) const;

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
+#include <set>
 
 #include "common/test_util.h"
 
@@ -68,10 +70,13 @@ class SegmentStoreTest : public ::testing::Test {
   }
   std::vector<Record> ScanAll(ScanSpec spec = {}) {
     std::vector<Record> out;
-    EXPECT_TRUE(store_->Scan(spec, [&](const Record& r) {
-                       out.push_back(r);
-                       return true;
-                     }).ok());
+    EXPECT_TRUE(store_
+                    ->Scan(spec,
+                           [&](const Record& r) {
+                             out.push_back(r);
+                             return true;
+                           })
+                    .ok());
     std::sort(out.begin(), out.end(), [](const Record& a, const Record& b) {
       return std::tie(a.timestamp_ns, a.message) < std::tie(b.timestamp_ns, b.message);
     });
@@ -243,7 +248,7 @@ TEST_F(SegmentStoreTest, RetentionByAgeAndSize) {
   auto o = Opts();
   o.retention_ns = 7 * kDay;
   OpenWith(o);
-  Put("default", kT0, 20);              // day 0
+  Put("default", kT0, 20);  // day 0
   ASSERT_TRUE(store_->Flush().ok());
   Put("default", kT0 + 5 * kDay, 20, 100);  // day 5
   ASSERT_TRUE(store_->Flush().ok());
@@ -366,5 +371,101 @@ TEST_F(SegmentStoreTest, SecondOpenOfTheSameDirectoryIsRefused) {
   EXPECT_FALSE(second.ok());
 }
 
+// Pattern ids are assigned at Write, saved with flushes, and the same after
+// a restart (from PATTERNS and the WAL replayed past it), a merge, or a
+// damaged PATTERNS file (fresh ids then start above the stored ones).
+class SegmentStorePatternsTest : public SegmentStoreTest {
+ protected:
+  void OpenWithPatterns() {
+    index_ = std::make_unique<PatternIndex>();  // as after a restart: empty
+    auto o = Opts();
+    o.patterns = index_.get();
+    o.merge_min_inputs = 2;
+    OpenWith(o);
+  }
+  void PutMessages(int64_t ts, const std::vector<std::string>& messages) {
+    RecordBatch b;
+    b.tenant = "default";
+    for (size_t i = 0; i < messages.size(); ++i) {
+      Record r = Make("default", ts + static_cast<int64_t>(i) * kSec, static_cast<int>(i));
+      r.service = "api";
+      r.message = messages[i];
+      b.records.push_back(std::move(r));
+    }
+    // The control sees the same batches in the same order, never restarted.
+    RecordBatch copy = b;
+    control_.Assign(&copy);
+    RecordBatch* p = &b;
+    ASSERT_TRUE(store_->Write(std::span<RecordBatch* const>(&p, 1)).ok());
+  }
+  // message -> the pattern ids its records carry.
+  std::map<std::string, std::set<uint32_t>> IdsByMessage() {
+    std::map<std::string, std::set<uint32_t>> out;
+    for (const Record& r : ScanAll()) out[r.message].insert(r.pattern_id);
+    return out;
+  }
+
+  std::unique_ptr<PatternIndex> index_;
+  PatternIndex control_;
+};
+
+TEST_F(SegmentStorePatternsTest, IdsAreStableAcrossFlushRestartAndMerge) {
+  OpenWithPatterns();
+  PutMessages(kT0, {"user 1 logged in", "disk 3 is full", "user 2 logged in"});
+  ASSERT_TRUE(store_->Flush().ok());
+  EXPECT_TRUE(fs::exists(fs::path(dir_.path()) / "PATTERNS"));
+  PutMessages(kT0 + 10 * kSec, {"user 7 logged in", "cache warmed in 5 ms"});  // WAL only
+  const auto before = IdsByMessage();
+  EXPECT_EQ(before.at("user 1 logged in"), (std::set<uint32_t>{1}));
+  EXPECT_EQ(before.at("user 7 logged in"), (std::set<uint32_t>{1}));
+  EXPECT_EQ(before.at("disk 3 is full"), (std::set<uint32_t>{2}));
+  EXPECT_EQ(before.at("cache warmed in 5 ms"), (std::set<uint32_t>{3}));
+
+  OpenWithPatterns();  // restart: PATTERNS covers the flush, the WAL the rest
+  EXPECT_EQ(IdsByMessage(), before);
+  EXPECT_EQ(index_->size("default"), 3u);
+  PutMessages(kT0 + 20 * kSec, {"cache warmed in 9 ms", "payment 5 declined"});
+  auto after = IdsByMessage();
+  EXPECT_EQ(after.at("cache warmed in 9 ms"), (std::set<uint32_t>{3}));
+  EXPECT_EQ(after.at("payment 5 declined"), (std::set<uint32_t>{4}));
+  ASSERT_EQ(index_->Lookup("default", 4)->text, "payment <*> declined");
+  // Exactly what an index that never restarted hands out.
+  for (uint32_t id = 1; id <= 4; ++id) {
+    EXPECT_EQ(index_->Lookup("default", id)->text, control_.Lookup("default", id)->text);
+  }
+
+  // Merging rewrites segments; the ids go along.
+  ASSERT_TRUE(store_->Flush().ok());
+  ASSERT_TRUE(store_->Maintain().ok());
+  EXPECT_GE(store_->counters().merges.load(), 1u);
+  EXPECT_EQ(IdsByMessage(), after);
+
+  // A scan for some pattern ids sees only those records.
+  ScanSpec only;
+  only.pattern_ids = {3};
+  for (const Record& r : ScanAll(only)) EXPECT_EQ(r.pattern_id, 3u) << r.message;
+  EXPECT_EQ(ScanAll(only).size(), 2u);
+}
+
+TEST_F(SegmentStorePatternsTest, DamagedPatternFileIsQuarantinedAndIdsAreNotReused) {
+  OpenWithPatterns();
+  PutMessages(kT0, {"user 1 logged in", "disk 3 is full"});
+  ASSERT_TRUE(store_->Flush().ok());
+  const std::string path = (fs::path(dir_.path()) / "PATTERNS").string();
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(8);
+    f.put('\x7f');
+  }
+  OpenWithPatterns();
+  EXPECT_EQ(store_->counters().quarantined.load(), 1u);
+  EXPECT_FALSE(fs::exists(path));
+  // Stored records keep their ids; new templates get ids above them.
+  PutMessages(kT0 + 10 * kSec, {"payment 5 declined"});
+  const auto ids = IdsByMessage();
+  EXPECT_EQ(ids.at("user 1 logged in"), (std::set<uint32_t>{1}));
+  EXPECT_EQ(ids.at("disk 3 is full"), (std::set<uint32_t>{2}));
+  EXPECT_EQ(ids.at("payment 5 declined"), (std::set<uint32_t>{3}));
+}
 }  // namespace
 }  // namespace lode

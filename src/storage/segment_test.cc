@@ -9,6 +9,7 @@
 #include <set>
 
 #include "common/coding.h"
+#include "common/crc32c.h"
 #include "common/fault_injection_env.h"
 #include "common/test_util.h"
 #include "gen/fleet.h"
@@ -134,6 +135,7 @@ Record Project(const Record& r, uint32_t columns) {
   if (columns & kColSource) p.source = r.source;
   if (columns & kColMessage) p.message = r.message;
   if (columns & kColAttributes) p.attributes = r.attributes;
+  if (columns & kColPattern) p.pattern_id = r.pattern_id;
   return p;
 }
 
@@ -206,6 +208,23 @@ std::vector<Record> RandomRecords(uint64_t seed, size_t n, const std::string& te
   const std::vector<std::string> instances = {"pod-1", "pod-2", "", "10.0.0.1:80", "héllo"};
   std::vector<Record> records;
   for (size_t i = 0; i < n; ++i) records.push_back(maker.Make(tenant, services, instances));
+  // Pattern ids from a generator of their own, so the other fields stay what they were before
+  // records had them: mostly a few small ids, some 0 (none), some large.
+  std::mt19937_64 rng(seed * 7919 + 1);
+  for (Record& r : records) {
+    switch (std::uniform_int_distribution<int>(0, 9)(rng)) {
+      case 0: r.pattern_id = 0; break;
+      case 1: r.pattern_id = UINT32_MAX; break;
+      case 2: r.pattern_id = static_cast<uint32_t>(rng()); break;
+      default: r.pattern_id = std::uniform_int_distribution<uint32_t>(1, 12)(rng);
+    }
+  }
+  return records;
+}
+
+// `records` as a version 1 segment reads them back: without pattern ids.
+std::vector<Record> WithoutPatternIds(std::vector<Record> records) {
+  for (Record& r : records) r.pattern_id = 0;
   return records;
 }
 
@@ -268,6 +287,8 @@ TEST(SegmentTest, MetaRoundTrip) {
   meta.min_ts = 1;  // ignored: computed from the records
   meta.max_ts = 2;
   meta.rows = 3;
+  meta.max_pattern_id = 5;
+  for (size_t i = 0; i < records.size(); ++i) records[i].pattern_id = static_cast<uint32_t>(i * 3);
   auto seg = WriteAndOpen(dir.path() + "/seg", meta, records);
   ASSERT_NE(seg, nullptr);
   SegmentMeta want = meta;
@@ -278,7 +299,9 @@ TEST(SegmentTest, MetaRoundTrip) {
     want.min_ts = std::min(want.min_ts, r.timestamp_ns);
     want.max_ts = std::max(want.max_ts, r.timestamp_ns);
   }
+  want.max_pattern_id = 49 * 3;
   EXPECT_EQ(seg->meta(), want);
+  EXPECT_TRUE(seg->VerifyAll().ok());
   EXPECT_EQ(seg->path(), dir.path() + "/seg");
 
   SegmentMeta empty;
@@ -288,6 +311,7 @@ TEST(SegmentTest, MetaRoundTrip) {
   seg = WriteAndOpen(dir.path() + "/seg2", empty, one);
   ASSERT_NE(seg, nullptr);
   EXPECT_EQ(seg->meta().rows, 1u);
+  EXPECT_EQ(seg->meta().max_pattern_id, 0u);
   EXPECT_TRUE(seg->meta().replaces.empty());
   EXPECT_EQ(ReadAll(*seg, kColAll), one);
 }
@@ -386,6 +410,15 @@ TEST(SegmentTest, CandidateBlocksAndScanMatchBruteForce) {
     for (size_t i = below(4) == 0 ? 1 + below(2) : 0; i > 0; --i) {
       spec.instances.push_back(instances[below(instances.size())]);
     }
+    if (below(4) == 0) {
+      for (size_t i = 1 + below(3); i > 0; --i) {
+        spec.pattern_ids.push_back(below(4) == 0 ? sorted[below(sorted.size())].pattern_id
+                                                 : static_cast<uint32_t>(below(14)));
+      }
+      std::sort(spec.pattern_ids.begin(), spec.pattern_ids.end());
+      spec.pattern_ids.erase(std::unique(spec.pattern_ids.begin(), spec.pattern_ids.end()),
+                             spec.pattern_ids.end());
+    }
     for (size_t i = below(2) == 0 ? 1 + below(2) : 0; i > 0; --i) {
       switch (below(5)) {
         case 0: spec.required_substrings.push_back("absent-needle"); break;
@@ -434,9 +467,10 @@ TEST(SegmentTest, CandidateBlocksAndScanMatchBruteForce) {
       ASSERT_TRUE(std::binary_search(cands.begin(), cands.end(), b)) << "iteration " << iter;
     }
     // Scan fills the asked-for columns plus those its filters need.
-    const uint32_t columns = below(2) == 0 ? kColAll : static_cast<uint32_t>(below(64));
+    const uint32_t columns = below(2) == 0 ? kColAll : static_cast<uint32_t>(below(kColAll + 1));
     uint32_t filled = columns;
     if (!spec.instances.empty()) filled |= kColInstance;
+    if (!spec.pattern_ids.empty()) filled |= kColPattern;
     if (!spec.required_substrings.empty() || !spec.required_any.empty()) filled |= kColMessage;
     for (Record& r : want) r = Project(r, filled);
     std::vector<Record> got;
@@ -610,6 +644,224 @@ TEST(SegmentTest, DenseAndSparsePostings) {
   EXPECT_EQ(n, 2u);
 }
 
+// --- Pattern ids ---------------------------------------------------------------------------------
+
+// The records of `records` that match `spec`, projected to `columns`.
+std::vector<Record> Matching(const std::vector<Record>& records, const ScanSpec& spec,
+                             uint32_t columns = kColAll) {
+  std::vector<Record> out;
+  for (const Record& r : records) {
+    if (spec.Matches(r)) out.push_back(Project(r, columns));
+  }
+  return out;
+}
+
+// The records `seg` holds that match `spec`, through Scan.
+std::vector<Record> ScanAll(const Segment& seg, const ScanSpec& spec, uint32_t columns = kColAll) {
+  std::vector<Record> got;
+  Status s = seg.Scan(
+      spec,
+      [&](const Record& r) {
+        got.push_back(r);
+        return true;
+      },
+      columns);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return got;
+}
+
+TEST(SegmentTest, PatternIdsRoundTrip) {
+  TempDir dir;
+  std::vector<Record> records = RandomRecords(11, 700);
+  SegmentWriteOptions options;
+  options.rows_per_block = 32;
+  auto seg = WriteAndOpen(dir.path() + "/seg", Meta(), records, options);
+  ASSERT_NE(seg, nullptr);
+  const std::vector<Record> expected = SegmentOrder(records);
+  uint32_t max_id = 0;
+  std::set<uint32_t> distinct;
+  for (const Record& r : records) {
+    max_id = std::max(max_id, r.pattern_id);
+    distinct.insert(r.pattern_id);
+  }
+  ASSERT_GT(distinct.size(), 10u);
+  ASSERT_EQ(max_id, UINT32_MAX);
+  EXPECT_EQ(seg->meta().max_pattern_id, max_id);
+  EXPECT_EQ(ReadAll(*seg, kColAll), expected);
+  for (uint32_t columns :
+       {uint32_t{kColPattern}, kColAll & ~kColPattern, uint32_t{kColPattern | kColMessage}}) {
+    SCOPED_TRACE(columns);
+    const std::vector<Record> got = ReadAll(*seg, columns);
+    ASSERT_EQ(got.size(), expected.size());
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], Project(expected[i], columns)) << i;
+  }
+  ScanSpec spec;
+  spec.tenant = "acme";
+  // end_ns (INT64_MAX) is exclusive: rows at INT64_MAX are not scanned.
+  EXPECT_EQ(ScanAll(*seg, spec), Matching(expected, spec));
+  EXPECT_EQ(ScanAll(*seg, spec, kColPattern), Matching(expected, spec, kColPattern));
+  spec.pattern_ids = {0, 3, 12, UINT32_MAX};
+  EXPECT_EQ(ScanAll(*seg, spec, 0), Matching(expected, spec, kColPattern));
+  EXPECT_GT(Matching(expected, spec).size(), 50u);
+  EXPECT_TRUE(seg->VerifyAll().ok());
+}
+
+TEST(SegmentTest, ConstantPatternColumnIsOneValue) {
+  // Blocks whose rows share one pattern id store the column as that id's varint: a version 2
+  // block is then exactly that many bytes larger than the same block in version 1.
+  TempDir dir;
+  std::vector<Record> records;
+  for (int i = 0; i < 1000; ++i) {
+    Record r;
+    r.tenant = "acme";
+    r.service = i < 500 ? "a" : "b";
+    r.timestamp_ns = kBase + i;
+    r.message = "row " + std::to_string(i);
+    r.pattern_id = i < 500 ? 300 : (i < 800 ? 0 : UINT32_MAX);
+    records.push_back(r);
+  }
+  SegmentWriteOptions options;
+  options.rows_per_block = 100;
+  auto v2 = WriteAndOpen(dir.path() + "/v2", Meta(), records, options);
+  options.format_version = 1;
+  auto v1 = WriteAndOpen(dir.path() + "/v1", Meta(), records, options);
+  ASSERT_NE(v2, nullptr);
+  ASSERT_NE(v1, nullptr);
+  ASSERT_EQ(v2->blocks().size(), 10u);
+  ASSERT_EQ(v1->blocks().size(), 10u);
+  for (uint32_t b = 0; b < 10; ++b) {
+    const uint32_t id = records[b * 100].pattern_id;
+    EXPECT_EQ(v2->blocks()[b].size, v1->blocks()[b].size + VarintLength(id)) << b;
+  }
+  EXPECT_EQ(ReadAll(*v2, kColAll), records);
+  EXPECT_EQ(ReadAll(*v1, kColAll), WithoutPatternIds(records));
+  EXPECT_EQ(v2->meta().max_pattern_id, UINT32_MAX);
+  EXPECT_TRUE(v2->VerifyAll().ok());
+  ScanSpec spec;
+  spec.tenant = "acme";
+  spec.pattern_ids = {0, 300};
+  EXPECT_EQ(ScanAll(*v2, spec, 0).size(), 800u);
+  spec.pattern_ids = {UINT32_MAX};
+  EXPECT_EQ(ScanAll(*v2, spec, 0).size(), 200u);
+}
+
+TEST(SegmentTest, ScanFiltersByPatternIds) {
+  TempDir dir;
+  std::vector<Record> records;
+  for (int i = 0; i < 1000; ++i) {
+    Record r;
+    r.tenant = "acme";
+    r.service = "svc";
+    r.timestamp_ns = kBase + i;
+    r.level = i % 7 == 0 ? Level::kError : Level::kInfo;
+    r.message = "row " + std::to_string(i);
+    r.pattern_id = i >= 600 && i < 700 ? 9 : static_cast<uint32_t>(i % 5);  // block 6: all 9
+    records.push_back(r);
+  }
+  SegmentWriteOptions options;
+  options.rows_per_block = 100;
+  auto seg = WriteAndOpen(dir.path() + "/seg", Meta(), records, options);
+  ASSERT_NE(seg, nullptr);
+  EXPECT_EQ(seg->meta().max_pattern_id, 9u);
+
+  auto check = [&](const ScanSpec& spec, uint32_t columns, size_t want_count) {
+    std::vector<Record> want;
+    for (const Record& r : records) {
+      if (spec.Matches(r)) want.push_back(Project(r, columns | kColPattern));
+    }
+    EXPECT_EQ(want.size(), want_count);
+    const std::vector<Record> got = ScanAll(*seg, spec, columns);
+    EXPECT_EQ(got, want);
+    for (const Record& r : got) {
+      EXPECT_TRUE(
+          spec.pattern_ids.empty() ||
+          std::binary_search(spec.pattern_ids.begin(), spec.pattern_ids.end(), r.pattern_id));
+    }
+  };
+  ScanSpec spec;
+  spec.tenant = "acme";
+  spec.pattern_ids = {2};
+  check(spec, kColAll, 180);
+  check(spec, 0, 180);  // the filter fills pattern_id even when not asked for
+  spec.pattern_ids = {1, 9};
+  check(spec, kColMessage, 280);
+  spec.pattern_ids = {9};
+  check(spec, 0, 100);
+  spec.pattern_ids = {0};
+  spec.level_mask = 1u << static_cast<int>(Level::kError);
+  spec.required_substrings = {"row 1"};
+  check(spec, kColAll, 3);  // rows 105, 140 and 175
+  spec.level_mask = ~0u;
+  spec.required_substrings.clear();
+  spec.pattern_ids = {5, 6};  // at most max_pattern_id, in no row
+  EXPECT_EQ(seg->CandidateBlocks(spec).size(), 10u);
+  check(spec, kColAll, 0);
+  spec.pattern_ids = {10, 11};  // all above max_pattern_id: nothing is read
+  EXPECT_TRUE(seg->CandidateBlocks(spec).empty());
+  check(spec, kColAll, 0);
+  spec.pattern_ids.clear();
+  check(spec, kColAll, 1000);
+}
+
+TEST(SegmentTest, Version1FilesReadWithPatternIdZero) {
+  TempDir dir;
+  std::vector<Record> records = RandomRecords(12, 600);
+  SegmentWriteOptions options;
+  options.rows_per_block = 50;
+  options.format_version = 1;
+  const std::string path = dir.path() + "/seg";
+  SegmentMeta meta = Meta();
+  meta.max_pattern_id = 77;  // ignored, and not stored in version 1
+  auto seg = WriteAndOpen(path, meta, records, options);
+  ASSERT_NE(seg, nullptr);
+  std::string file;
+  ASSERT_TRUE(Env::Default()->ReadFile(path, &file).ok());
+  EXPECT_EQ(DecodeFixed32(file.data() + file.size() - 16), 1u);  // footer format version
+  EXPECT_EQ(seg->meta().max_pattern_id, 0u);
+  EXPECT_EQ(seg->meta().id, meta.id);
+  EXPECT_EQ(seg->meta().replaces, meta.replaces);
+  EXPECT_EQ(seg->meta().created_ns, meta.created_ns);
+  EXPECT_TRUE(seg->VerifyAll().ok());
+
+  const std::vector<Record> expected = WithoutPatternIds(SegmentOrder(records));
+  EXPECT_EQ(ReadAll(*seg, kColAll), expected);
+  std::vector<Record> block;
+  for (uint32_t columns :
+       {0u, uint32_t{kColPattern}, kColAll & ~kColPattern, uint32_t{kColPattern | kColInstance}}) {
+    SCOPED_TRACE(columns);
+    size_t row = 0;
+    for (uint32_t b = 0; b < seg->blocks().size(); ++b) {
+      ASSERT_TRUE(seg->ReadBlock(b, columns, &block).ok());
+      for (const Record& r : block) ASSERT_EQ(r, Project(expected[row++], columns));
+    }
+    ASSERT_EQ(row, expected.size());
+  }
+
+  ScanSpec spec;
+  spec.tenant = "acme";
+  const std::vector<Record> all = Matching(expected, spec);  // all but rows at INT64_MAX
+  EXPECT_EQ(ScanAll(*seg, spec), all);
+  spec.pattern_ids = {0};
+  EXPECT_EQ(ScanAll(*seg, spec), all);
+  spec.pattern_ids = {0, 3};
+  spec.services = {"api"};
+  size_t want = 0;
+  for (const Record& r : expected) want += spec.Matches(r);
+  EXPECT_GT(want, 0u);
+  EXPECT_EQ(ScanAll(*seg, spec, 0).size(), want);
+  spec.services.clear();
+  spec.pattern_ids = {3};
+  EXPECT_TRUE(seg->CandidateBlocks(spec).empty());
+  EXPECT_TRUE(ScanAll(*seg, spec).empty());
+
+  // The same records in version 2 keep their ids and are otherwise equal.
+  options.format_version = kSegmentFormatVersion;
+  auto v2 = WriteAndOpen(dir.path() + "/seg2", meta, records, options);
+  ASSERT_NE(v2, nullptr);
+  EXPECT_EQ(ReadAll(*v2, kColAll), SegmentOrder(records));
+  EXPECT_EQ(ReadAll(*v2, kColAll & ~kColPattern), ReadAll(*seg, kColAll & ~kColPattern));
+}
+
 // --- Corruption ----------------------------------------------------------------------------------
 
 // Opens the in-memory file and reads everything; returns the first error.
@@ -619,9 +871,19 @@ Status OpenAndVerify(MemFileEnv* env) {
   return (*seg)->VerifyAll();
 }
 
+// Recomputes the footer's checksum after a test changed footer bytes 0-175.
+void FixFooterCrc(std::string* file) {
+  const size_t footer = file->size() - 188;
+  EncodeFixed32(file->data() + footer + 176,
+                crc32c::Mask(crc32c::Value(std::string_view(*file).substr(footer, 176))));
+}
+
 class SegmentCorruptionTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Build(kSegmentFormatVersion); }
+
+  // Makes good_ a small segment of format `version`.
+  void Build(uint32_t version) {
     std::vector<Record> records = RandomRecords(5, 30);
     for (size_t i = 0; i < records.size(); ++i) {
       records[i].message.resize(std::min<size_t>(records[i].message.size(), 20));
@@ -629,18 +891,32 @@ class SegmentCorruptionTest : public ::testing::Test {
     }
     SegmentWriteOptions options;
     options.rows_per_block = 8;
+    options.format_version = version;
     const std::string path = dir_.path() + "/seg";
     ASSERT_TRUE(WriteSegment(Env::Default(), path, Meta(), records, options).ok());
     ASSERT_TRUE(Env::Default()->ReadFile(path, &good_).ok());
+    ASSERT_EQ(DecodeFixed32(good_.data() + good_.size() - 16), version);
     env_.data = good_;
     ASSERT_TRUE(OpenAndVerify(&env_).ok());
   }
+
+  void ExpectEveryFlippedByteDetected();
+
   TempDir dir_;
   MemFileEnv env_;
   std::string good_;
 };
 
 TEST_F(SegmentCorruptionTest, EveryFlippedByteIsDetected) {
+  ExpectEveryFlippedByteDetected();
+}
+
+TEST_F(SegmentCorruptionTest, EveryFlippedByteIsDetectedInVersion1) {
+  Build(1);
+  ExpectEveryFlippedByteDetected();
+}
+
+void SegmentCorruptionTest::ExpectEveryFlippedByteDetected() {
   size_t at_open = 0;
   size_t at_read = 0;
   for (size_t i = 0; i < good_.size(); ++i) {
@@ -661,6 +937,19 @@ TEST_F(SegmentCorruptionTest, EveryFlippedByteIsDetected) {
             << at_read << " by reading blocks\n";
 }
 
+// A file must never be read as another version than the one it was written in: each version's
+// layout fails the other's checks.
+TEST_F(SegmentCorruptionTest, RelabelledVersionIsCorruption) {
+  for (uint32_t version : {1u, 2u}) {
+    Build(version);
+    env_.data = good_;
+    EncodeFixed32(env_.data.data() + env_.data.size() - 16, 3 - version);
+    FixFooterCrc(&env_.data);
+    Status s = OpenAndVerify(&env_);
+    EXPECT_EQ(s.code(), StatusCode::kCorruption) << "version " << version << ": " << s.ToString();
+  }
+}
+
 TEST_F(SegmentCorruptionTest, EveryTruncationIsDetected) {
   for (size_t len = 0; len < good_.size(); ++len) {
     env_.data = good_.substr(0, len);
@@ -672,34 +961,79 @@ TEST_F(SegmentCorruptionTest, EveryTruncationIsDetected) {
 }
 
 TEST_F(SegmentCorruptionTest, FlippedBlockByteFailsOnlyReadsOfThatColumn) {
-  auto seg = Segment::Open(&env_, MemFileEnv::kPath);
-  ASSERT_TRUE(seg.ok());
-  const BlockInfo& info = (*seg)->blocks()[1];
-  // The last byte of block 1 belongs to its attributes column.
-  env_.data[info.offset + info.size - 1] ^= 0x10;
-  seg = Segment::Open(&env_, MemFileEnv::kPath);
-  ASSERT_TRUE(seg.ok());
-  std::vector<Record> out;
-  EXPECT_TRUE((*seg)->ReadBlock(1, kColAll & ~kColAttributes, &out).ok());
-  EXPECT_TRUE((*seg)->ReadBlock(0, kColAll, &out).ok());
-  Status s = (*seg)->ReadBlock(1, kColAttributes, &out);
-  EXPECT_EQ(s.code(), StatusCode::kCorruption);
-  EXPECT_NE(s.message().find("block 1"), std::string_view::npos) << s.ToString();
-  EXPECT_NE(s.message().find("attributes"), std::string_view::npos) << s.ToString();
-  EXPECT_EQ((*seg)->VerifyAll().code(), StatusCode::kCorruption);
-  ScanSpec spec;
-  spec.tenant = "acme";
-  EXPECT_EQ((*seg)->Scan(spec, [](const Record&) { return true; }).code(), StatusCode::kCorruption);
+  // The last byte of a block belongs to its last column: pattern in version 2, attributes in 1.
+  for (uint32_t version : {2u, 1u}) {
+    SCOPED_TRACE(version);
+    Build(version);
+    const uint32_t column = version == 2 ? kColPattern : kColAttributes;
+    const char* name = version == 2 ? "pattern column" : "attributes column";
+    auto seg = Segment::Open(&env_, MemFileEnv::kPath);
+    ASSERT_TRUE(seg.ok());
+    const BlockInfo& info = (*seg)->blocks()[1];
+    env_.data[info.offset + info.size - 1] ^= 0x10;
+    seg = Segment::Open(&env_, MemFileEnv::kPath);
+    ASSERT_TRUE(seg.ok());
+    std::vector<Record> out;
+    EXPECT_TRUE((*seg)->ReadBlock(1, kColAll & ~column, &out).ok());
+    EXPECT_TRUE((*seg)->ReadBlock(0, kColAll, &out).ok());
+    Status s = (*seg)->ReadBlock(1, column, &out);
+    EXPECT_EQ(s.code(), StatusCode::kCorruption);
+    EXPECT_NE(s.message().find("block 1"), std::string_view::npos) << s.ToString();
+    EXPECT_NE(s.message().find(name), std::string_view::npos) << s.ToString();
+    EXPECT_EQ((*seg)->VerifyAll().code(), StatusCode::kCorruption);
+    ScanSpec spec;
+    spec.tenant = "acme";
+    auto all = [](const Record&) { return true; };
+    EXPECT_EQ((*seg)->Scan(spec, all).code(), StatusCode::kCorruption);
+    EXPECT_TRUE((*seg)->Scan(spec, all, kColAll & ~column).ok());
+    if (version == 2) {
+      // A pattern filter reads the pattern column even when the visitor does not want it.
+      spec.pattern_ids = {1, 2, 3};
+      EXPECT_EQ((*seg)->Scan(spec, all, 0).code(), StatusCode::kCorruption);
+    }
+  }
 }
 
 TEST_F(SegmentCorruptionTest, NewerVersionIsRefused) {
-  EncodeFixed32(env_.data.data() + env_.data.size() - 16, 2);
+  for (uint32_t version : {0u, 3u, 1000u}) {
+    env_.data = good_;
+    EncodeFixed32(env_.data.data() + env_.data.size() - 16, version);
+    auto seg = Segment::Open(&env_, MemFileEnv::kPath);
+    ASSERT_FALSE(seg.ok());
+    EXPECT_EQ(seg.status().code(), StatusCode::kCorruption);
+    EXPECT_NE(seg.status().message().find("unsupported segment format version " +
+                                          std::to_string(version) +
+                                          " (this reader knows versions 1 to 2)"),
+              std::string_view::npos)
+        << seg.status().ToString();
+  }
+}
+
+// max_pattern_id cannot be checked at Open (that would mean reading every block); VerifyAll
+// checks it.
+TEST_F(SegmentCorruptionTest, WrongMaxPatternIdIsFoundByVerifyAll) {
+  TempDir dir;
+  std::vector<Record> records = RandomRecords(8, 40);
+  for (size_t i = 0; i < records.size(); ++i) records[i].pattern_id = static_cast<uint32_t>(i);
+  const std::string path = dir.path() + "/seg";
+  ASSERT_TRUE(WriteSegment(Env::Default(), path, Meta(), records).ok());
+  ASSERT_TRUE(Env::Default()->ReadFile(path, &env_.data).ok());
+  // The meta section is raw and last; its last byte is max_pattern_id (39, one varint byte).
+  const size_t footer = env_.data.size() - 188;
+  ASSERT_EQ(env_.data[footer - 1], 39);
+  env_.data[footer - 1] = 38;
+  const uint64_t meta_offset = DecodeFixed64(env_.data.data() + footer + 4 * 32);
+  const std::string_view meta_bytes =
+      std::string_view(env_.data).substr(meta_offset, footer - meta_offset);
+  EncodeFixed32(env_.data.data() + footer + 4 * 32 + 24, crc32c::Mask(crc32c::Value(meta_bytes)));
+  FixFooterCrc(&env_.data);
   auto seg = Segment::Open(&env_, MemFileEnv::kPath);
-  ASSERT_FALSE(seg.ok());
-  EXPECT_EQ(seg.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(seg.status().message().find("unsupported segment format version 2"),
-            std::string_view::npos)
-      << seg.status().ToString();
+  ASSERT_TRUE(seg.ok()) << seg.status().ToString();
+  EXPECT_EQ((*seg)->meta().max_pattern_id, 38u);
+  Status s = (*seg)->VerifyAll();
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_NE(s.message().find("meta: max_pattern_id 38 differs"), std::string_view::npos)
+      << s.ToString();
 }
 
 TEST(SegmentTest, OpenOfNonSegmentEmptyAndMissingFiles) {
@@ -775,6 +1109,14 @@ TEST(SegmentTest, WriteRejectsBadInput) {
   options.rows_per_block = 0;
   EXPECT_EQ(WriteSegment(Env::Default(), dir.path() + "/a", Meta(), records, options).code(),
             StatusCode::kInvalidArgument);
+  options.rows_per_block = 10;
+  for (uint32_t version : {0u, 3u}) {
+    options.format_version = version;
+    Status s = WriteSegment(Env::Default(), dir.path() + "/a", Meta(), records, options);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(s.message().find("format version " + std::to_string(version)), std::string_view::npos)
+        << s.ToString();
+  }
   EXPECT_TRUE(ListDir(dir.path()).empty());
 }
 
