@@ -104,8 +104,31 @@ std::string_view Mask(std::string_view tok, uint8_t seen, std::string* arena) {
   return kWild;
 }
 
-// A fast hash for short tokens (not for adversarial input: a collision only
-// costs a memo miss or, at worst, a memo hit that Fits() still checks).
+// Masked token sequences as the memo keeps them: each token followed by
+// \x1f, compared token by token (so a token holding \x1f cannot fake a
+// boundary: lengths are checked as well).
+std::string JoinSequence(const std::vector<std::string_view>& tokens) {
+  std::string out;
+  for (std::string_view t : tokens) {
+    out.append(t);
+    out.push_back('\x1f');
+  }
+  return out;
+}
+bool SameSequence(std::string_view joined, const std::vector<std::string_view>& tokens) {
+  size_t at = 0;
+  for (std::string_view t : tokens) {
+    if (joined.size() < at + t.size() + 1 || joined.compare(at, t.size(), t) != 0 ||
+        joined[at + t.size()] != '\x1f') {
+      return false;
+    }
+    at += t.size() + 1;
+  }
+  return at == joined.size();
+}
+
+// A fast hash for short tokens. Not collision-resistant: memo hits compare
+// the sequence itself.
 constexpr uint64_t Mix(uint64_t h) {
   h ^= h >> 29;
   h *= 0xbf58476d1ce4e5b9ull;
@@ -169,16 +192,6 @@ std::vector<std::string> PatternMiner::MaskedTokens(std::string_view message) {
   std::string arena;
   Tokenize(message, &views, &arena);
   return std::vector<std::string>(views.begin(), views.end());
-}
-
-// Whether template `e` covers `tokens` as it is: same length, and every
-// constant of the template in place.
-bool PatternMiner::Fits(const Entry& e, const std::vector<std::string_view>& tokens) {
-  if (e.tokens.size() != tokens.size()) return false;
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    if (e.tokens[i] != tokens[i] && e.tokens[i] != kWild) return false;
-  }
-  return true;
 }
 
 // The share of positions holding a constant (in the template or the message)
@@ -266,9 +279,10 @@ uint32_t PatternMiner::Add(std::string_view message, int64_t timestamp_ns) {
   if (auto it = memo_.find(hash); it != memo_.end()) {
     const Memo& m = it->second;
     Entry& e = templates_[m.id];
-    const bool valid =
-        leaf_versions_[m.leaf] == m.version &&
-        (m.family == UINT32_MAX ? Fits(e, tokens) : family_versions_[m.family] == m.family_version);
+    // The sequence itself is compared: a hash collision (which anyone who
+    // writes log lines could craft) must not change an answer.
+    const bool valid = leaf_versions_[m.leaf] == m.version && SameSequence(m.sequence, tokens) &&
+                       (m.family == UINT32_MAX || family_versions_[m.family] == m.family_version);
     if (valid) {
       ++e.count;
       seen(m.id);
@@ -318,7 +332,8 @@ uint32_t PatternMiner::Add(std::string_view message, int64_t timestamp_ns) {
     } else {
       // The leaf is as it was: this sequence gets `best` until it changes.
       if (memo_.size() >= kMaxMemo) memo_.clear();
-      memo_[hash] = Memo{best, leaf_entry.index, UINT32_MAX, leaf_versions_[leaf_entry.index], 0};
+      memo_[hash] = Memo{best, leaf_entry.index,    UINT32_MAX, leaf_versions_[leaf_entry.index],
+                         0,    JoinSequence(tokens)};
     }
     ++e.count;
     seen(best);
@@ -356,8 +371,12 @@ uint32_t PatternMiner::Add(std::string_view message, int64_t timestamp_ns) {
     // Neither the leaf nor the family changed: the same sequence aligns the
     // same way (and its joins are made) until one of them does.
     if (memo_.size() >= kMaxMemo) memo_.clear();
-    memo_[hash] = Memo{aligned, leaf_entry.index, family_entry.index,
-                       leaf_versions_[leaf_entry.index], family_versions_[family_entry.index]};
+    memo_[hash] = Memo{aligned,
+                       leaf_entry.index,
+                       family_entry.index,
+                       leaf_versions_[leaf_entry.index],
+                       family_versions_[family_entry.index],
+                       JoinSequence(tokens)};
     ++templates_[aligned].count;
     seen(aligned);
     return Canonical(aligned);

@@ -93,7 +93,6 @@ class PatternMiner {
     uint32_t family_index = 0;  // into family_versions_
   };
   double Similarity(const Entry& e, const std::vector<std::string_view>& tokens) const;
-  static bool Fits(const Entry& e, const std::vector<std::string_view>& tokens);
   void Union(uint32_t a, uint32_t b);
   static double AlignedSimilarity(const std::vector<std::string>& a,
                                   const std::vector<std::string_view>& b);
@@ -126,6 +125,7 @@ class PatternMiner {
     uint32_t family;  // UINT32_MAX: a same-length match (checked with Fits)
     uint64_t version;
     uint64_t family_version;
+    std::string sequence;  // the masked tokens, each followed by \x1f: hits compare it
   };
   static constexpr size_t kMaxMemo = 1 << 14;
   std::unordered_map<uint64_t, Memo> memo_;

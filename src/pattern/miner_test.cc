@@ -128,6 +128,25 @@ TEST(PatternMinerTest, DictionarySurvivesARestart) {
   EXPECT_FALSE(PatternMiner::Decode("LPAT", PatternMiner::Options{}).ok());
 }
 
+TEST(PatternMinerTest, MemoNeverChangesAnAnswer) {
+  // "payment nyhtor ~X>u~x}" was crafted (by inverting the memo's hash) to
+  // collide with the masked tokens of the second line, whose answer the memo
+  // keeps. It must still get what a miner without that memo gives it: a
+  // template of its own. (Ids after a restart depend on this: the memo is
+  // not saved.)
+  PatternMiner live;
+  live.Add("conn from 10.0.0.1 closed", 1);
+  live.Add("conn from 10.0.0.2 ms closed", 2);
+  const std::string saved = live.Encode();
+  const std::string crafted = "payment nyhtor ~X>u~x}";
+  auto restored = PatternMiner::Decode(saved, PatternMiner::Options{});
+  ASSERT_TRUE(restored.ok());
+  const uint32_t a = live.Add(crafted, 3), b = restored->Add(crafted, 3);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(live.Template(a), crafted);
+  EXPECT_EQ(live.Add("disk full on sda", 4), restored->Add("disk full on sda", 4));
+}
+
 TEST(PatternMinerTest, NewAfterTheWarmUp) {
   constexpr int64_t kMin = 60'000'000'000;
   PatternMiner::Options o;

@@ -97,6 +97,14 @@ std::optional<PatternIndex::Info> PatternIndex::Lookup(std::string_view tenant, 
   return info;
 }
 
+bool PatternIndex::IsNew(std::string_view tenant, uint32_t id) const {
+  std::shared_lock lock(mu_);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end()) return false;
+  const auto* where = it->second->Find(id);
+  return where != nullptr && where->first->miner.IsNew(where->second);
+}
+
 std::vector<uint32_t> PatternIndex::Snapshot::Members(uint32_t id) const {
   std::vector<uint32_t> out;
   for (uint32_t i = 1; i < canonical.size(); ++i) {
@@ -125,6 +133,11 @@ size_t PatternIndex::size(std::string_view tenant) const {
   std::shared_lock lock(mu_);
   auto it = tenants_.find(tenant);
   return it == tenants_.end() ? 0 : it->second->by_id.size();
+}
+
+void PatternIndex::Clear() {
+  std::unique_lock lock(mu_);
+  tenants_.clear();
 }
 
 void PatternIndex::ReserveIds(const std::string& tenant, uint32_t next_id) {
@@ -178,9 +191,11 @@ Status PatternIndex::Decode(std::string_view bytes, uint64_t* covered_seq) {
   }
   bytes = body.substr(kMagic.size());
   if (static_cast<uint8_t>(bytes[0]) != kVersion) {
-    return Status::Corruption("pattern index: unsupported version " +
-                              std::to_string(static_cast<uint8_t>(bytes[0])) +
-                              " (this reader knows version 1)");
+    // Intact but newer: refuse rather than quarantine a file a newer binary
+    // still needs.
+    return Status::InvalidArgument("pattern index: unsupported version " +
+                                   std::to_string(static_cast<uint8_t>(bytes[0])) +
+                                   " (this reader knows version 1)");
   }
   bytes.remove_prefix(1);
   uint64_t seq = 0, tenant_count = 0;

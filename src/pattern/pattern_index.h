@@ -63,6 +63,8 @@ class PatternIndex {
   };
   // The template `id` belongs to (as joined), or nullopt for an unknown id.
   std::optional<Info> Lookup(std::string_view tenant, uint32_t id) const;
+  // Lookup(...)->is_new, without building the text.
+  bool IsNew(std::string_view tenant, uint32_t id) const;
 
   // Canonical ids of a tenant at one moment: canonical[id] for every id
   // handed out so far (canonical[0] == 0); ids past the end are unknown and
@@ -83,6 +85,9 @@ class PatternIndex {
   // contents; Corruption (the bytes carry a CRC32C) leaves the index as it was.
   std::string Encode(uint64_t covered_seq) const;
   Status Decode(std::string_view bytes, uint64_t* covered_seq);
+
+  // Forgets everything (back to a new index).
+  void Clear();
 
   // After the index was lost, ids are handed out from `next_id` on in
   // `tenant`, so that they never collide with ids already stored.

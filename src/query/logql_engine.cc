@@ -108,8 +108,11 @@ class LineLabels {
       if (slots_[i].first == name) return &slots_[i].second;
     }
     if (record_ != nullptr) {
-      if (name == kPatternIdLabel && record_->pattern_id != 0) {
-        // The template as joined: every id of a joined template reads the same.
+      if (name == kPatternIdLabel) {
+        // Reserved: never an attribute (the scan's pattern filter relies on
+        // it). The template as joined: every id of a joined template reads
+        // the same.
+        if (record_->pattern_id == 0) return nullptr;
         const uint32_t id =
             patterns_ != nullptr ? patterns_->Canonical(record_->pattern_id) : record_->pattern_id;
         pattern_text_ = std::to_string(id);
@@ -1985,9 +1988,16 @@ Result<Engine::PatternsResult> Engine::Patterns(const LogQuery& q, const QueryPa
     uint64_t lines = 0;
     uint64_t unpatterned = 0;
   };
+  // Volumes are dense (patterns x steps counters): bounded like the series
+  // of a metric query.
+  constexpr uint64_t kMaxVolumeCells = 16 << 20;  // 128 MiB of counters
+  std::atomic<uint64_t> cells{0};
   auto count = [&](Part& part, uint32_t id, int64_t ts, std::string_view line) {
     Acc& a = part.by_id[id];
-    if (a.volume.empty()) a.volume.resize(buckets);
+    if (a.volume.empty()) {
+      if (cells.fetch_add(buckets) + buckets > kMaxVolumeCells) return false;
+      a.volume.resize(buckets);
+    }
     ++a.count;
     a.first = std::min(a.first, ts);
     a.last = std::max(a.last, ts);
@@ -1996,6 +2006,7 @@ Result<Engine::PatternsResult> Engine::Patterns(const LogQuery& q, const QueryPa
       a.sample_ns = ts;
       a.sample.assign(line);
     }
+    return true;
   };
   const size_t shards = ev.Shards();
   std::vector<Part> parts(shards);
@@ -2011,12 +2022,17 @@ Result<Engine::PatternsResult> Engine::Patterns(const LogQuery& q, const QueryPa
       ++part.lines;
       if (r.pattern_id == 0) {
         ++part.unpatterned;
-      } else {
-        count(part, snap.Canonical(r.pattern_id), r.timestamp_ns, out.line);
+        return true;
       }
-      return true;
+      return count(part, snap.Canonical(r.pattern_id), r.timestamp_ns, out.line);
     });
   }));
+  if (cells.load() > kMaxVolumeCells) {
+    return Status::ResourceExhausted(fmt::format(
+        "too many patterns x steps for their volumes (more than {} counters); increase the "
+        "step or narrow the query",
+        kMaxVolumeCells));
+  }
   // Merge the shards.
   Part all = std::move(parts[0]);
   for (size_t i = 1; i < parts.size(); ++i) {
@@ -2040,10 +2056,7 @@ Result<Engine::PatternsResult> Engine::Patterns(const LogQuery& q, const QueryPa
   result.unpatterned = all.unpatterned;
   std::vector<std::pair<uint32_t, Acc*>> order;
   for (auto& [id, a] : all.by_id) {
-    if (only_new) {
-      auto info = patterns_->Lookup(params.tenant, id);
-      if (!info || !info->is_new) continue;
-    }
+    if (only_new && !patterns_->IsNew(params.tenant, id)) continue;
     order.emplace_back(id, &a);
   }
   result.total_patterns = order.size();

@@ -191,6 +191,7 @@ class Engine {
                                   bool only_new = false) const;
 
   const QueryLimits& limits() const { return limits_; }
+  const PatternIndex* patterns() const { return patterns_; }
 
  private:
   const LogStore* store_;

@@ -486,5 +486,31 @@ TEST_F(EnginePatternsTest, PatternIdLabelFiltersAndGroups) {
     EXPECT_TRUE(found) << p.id;
   }
 }
+TEST(EnginePatternIdTest, IsReservedNotAnAttribute) {
+  // A record without a pattern id but with an attribute named pattern_id:
+  // the label is absent whichever way it is filtered (so the pushed-down
+  // equality and a regex agree).
+  Record r;
+  r.tenant = "default";
+  r.timestamp_ns = kBase;
+  r.message = "hello";
+  r.attributes = {{"pattern_id", "17"}, {"pattern.id", "17"}};
+  Record with = r;
+  with.pattern_id = 17;
+  MemoryStore store({r, with});
+  Engine engine(&store);
+  QueryParams p;
+  p.start_ns = kBase;
+  p.end_ns = kBase + kSec;
+  for (const char* q : {R"({} | pattern_id = "17")", R"({} | pattern_id =~ "17")",
+                        R"({} | pattern_id = "17" or pattern_id = "18")"}) {
+    auto res = engine.Run(q, p);
+    ASSERT_TRUE(res.ok()) << res.status().ToString();
+    size_t n = 0;
+    for (const auto& s : res->streams) n += s.entries.size();
+    EXPECT_EQ(n, 1u) << q;
+  }
+}
+
 }  // namespace
 }  // namespace lode::logql

@@ -905,7 +905,7 @@ asio::awaitable<void> LokiApi::Tail(HttpRequest& req, WebSocket& ws) {
       // Lines stamped before `now` were in the backlog already.
       std::erase_if(fresh, [&](const Record& r) { return r.observed_ns < now; });
       MemoryStore batch(std::move(fresh));
-      logql::Engine local(&batch, engine_->limits(), options_.clock);
+      logql::Engine local(&batch, engine_->limits(), options_.clock, engine_->patterns());
       logql::QueryParams qp;
       qp.tenant = *tenant;
       qp.start_ns = INT64_MIN / 2;

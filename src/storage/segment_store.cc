@@ -163,7 +163,9 @@ Status SegmentStore::Recover() {
 
   uint64_t patterns_seq = 0;
   if (options_.patterns != nullptr) {
-    LODE_RETURN_IF_ERROR(LoadPatterns(view->segments, &patterns_seq));
+    std::vector<SegmentPtr> all = view->segments;
+    all.insert(all.end(), view->archived.begin(), view->archived.end());
+    LODE_RETURN_IF_ERROR(LoadPatterns(all, flushed_seq, &patterns_seq));
   }
   uint64_t reassigned = 0;
 
@@ -207,6 +209,14 @@ Status SegmentStore::Recover() {
     LODE_ASSIGN_OR_RETURN(wal_, Wal::Open(wo, replay));
     last_wal_seq_ = wal_->last_seq();
     wal_bytes_ = wal_->total_bytes();
+    if (options_.patterns != nullptr && patterns_seq > wal_->last_seq()) {
+      // The index mined entries the WAL does not hold (their sync failed, so
+      // they were never acknowledged). New entries will reuse those sequence
+      // numbers: save the index as covering only what the WAL holds, so that
+      // a later replay mines them.
+      LODE_RETURN_IF_ERROR(env->WriteFileAtomic(JoinPath(dir, kPatternsFile),
+                                                options_.patterns->Encode(wal_->last_seq())));
+    }
   }
   head_bytes_ = head_bytes;
   uint64_t seg_rows = 0;
@@ -223,13 +233,22 @@ Status SegmentStore::Recover() {
   return Status::OK();
 }
 
-Status SegmentStore::LoadPatterns(const std::vector<SegmentPtr>& segments, uint64_t* covered_seq) {
+Status SegmentStore::LoadPatterns(const std::vector<SegmentPtr>& segments, uint64_t flushed_seq,
+                                  uint64_t* covered_seq) {
   *covered_seq = 0;
   const std::string path = JoinPath(options_.dir, kPatternsFile);
   if (env_->FileExists(path)) {
     std::string bytes;
     LODE_RETURN_IF_ERROR(env_->ReadFile(path, &bytes));
     Status st = options_.patterns->Decode(bytes, covered_seq);
+    if (st.ok() && *covered_seq < flushed_seq) {
+      // Saved before records it never saw were flushed (mining was off for
+      // a while): ids those records carry could be handed out again.
+      st = Status::Corruption("covers the WAL up to " + std::to_string(*covered_seq) +
+                              " but segments hold records up to " + std::to_string(flushed_seq));
+      *covered_seq = 0;
+      options_.patterns->Clear();
+    }
     if (st.ok()) return Status::OK();
     if (st.code() != StatusCode::kCorruption) return st.WithContext(path);
     std::string to =
@@ -382,6 +401,12 @@ Status SegmentStore::Flush() {
       break;
     }
     written.push_back(std::move(*seg));
+  }
+  const std::string patterns_path = JoinPath(options_.dir, kPatternsFile);
+  if (s.ok() && options_.patterns == nullptr && env_->FileExists(patterns_path)) {
+    // Mining is off: the saved index will not cover what this flush moves out
+    // of the WAL, so it must not be trusted later.
+    s = env_->RemoveFile(patterns_path);
   }
   if (s.ok() && options_.patterns != nullptr) {
     // The index must cover at least what FLUSHED will say (the WAL below it

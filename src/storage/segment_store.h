@@ -163,8 +163,10 @@ class SegmentStore final : public LogStore {
   explicit SegmentStore(const Options& options);
   Status Recover();
   // Loads PATTERNS into options_.patterns; *covered_seq gets the WAL sequence
-  // number it covers (0 when it was missing or damaged).
-  Status LoadPatterns(const std::vector<SegmentPtr>& segments, uint64_t* covered_seq);
+  // number it covers (0 when it was missing, damaged, or older than
+  // `flushed_seq`: then ids start above every id `segments` hold).
+  Status LoadPatterns(const std::vector<SegmentPtr>& segments, uint64_t flushed_seq,
+                      uint64_t* covered_seq);
   std::shared_ptr<const View> Snapshot() const;
   void Publish(std::shared_ptr<const View> view);  // REQUIRES: view_mu_ held
   std::string SegmentPath(const std::string& tenant, uint64_t id) const;

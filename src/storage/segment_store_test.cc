@@ -467,5 +467,21 @@ TEST_F(SegmentStorePatternsTest, DamagedPatternFileIsQuarantinedAndIdsAreNotReus
   EXPECT_EQ(ids.at("disk 3 is full"), (std::set<uint32_t>{2}));
   EXPECT_EQ(ids.at("payment 5 declined"), (std::set<uint32_t>{3}));
 }
+TEST_F(SegmentStorePatternsTest, MiningOffForAWhileDoesNotReuseIds) {
+  OpenWithPatterns();
+  PutMessages(kT0, {"user 1 logged in"});
+  ASSERT_TRUE(store_->Flush().ok());
+  PutMessages(kT0 + 10 * kSec, {"disk 3 is full"});  // id 2, in the WAL only
+  Open();                                            // mining off: ids kept as they are
+  ASSERT_TRUE(store_->Flush().ok());                 // moves id 2 into a segment
+  EXPECT_FALSE(fs::exists(fs::path(dir_.path()) / "PATTERNS")) << "no longer covers the data";
+  OpenWithPatterns();
+  PutMessages(kT0 + 20 * kSec, {"payment 5 declined"});
+  const auto ids = IdsByMessage();
+  EXPECT_EQ(ids.at("user 1 logged in"), (std::set<uint32_t>{1}));
+  EXPECT_EQ(ids.at("disk 3 is full"), (std::set<uint32_t>{2}));
+  EXPECT_EQ(ids.at("payment 5 declined"), (std::set<uint32_t>{3}));
+}
+
 }  // namespace
 }  // namespace lode
