@@ -40,7 +40,7 @@ bool IsDateWord(std::string_view tok) {
   static constexpr std::string_view kWords[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun",
                                                 "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
                                                 "Aug", "Sep", "Oct", "Nov", "Dec"};
-  if (tok.size() != 3) return false;
+  if (tok.size() != 3 || tok[0] < 'A' || tok[0] > 'W') return false;  // most words: at once
   return std::find(std::begin(kWords), std::end(kWords), tok) != std::end(kWords);
 }
 
@@ -79,10 +79,10 @@ bool IsValue(std::string_view tok, uint8_t seen) {
 // "<*>", or "key=<*>" written into *arena (which must not reallocate while
 // views into it live: Tokenize reserves enough).
 std::string_view Mask(std::string_view tok, uint8_t seen, std::string* arena) {
-  if (IsDateWord(tok)) return kWild;
-  // Most tokens are words: no digit, no slash, not all hex.
+  // Most tokens are words: no digit, no slash, not all hex. (A date word is
+  // one of them.)
   if ((seen & (kDigitByte | kSlashByte)) == 0 && ((seen & kNonHexByte) != 0 || tok.size() < 8)) {
-    return tok;
+    return IsDateWord(tok) ? kWild : tok;
   }
   size_t key_end = 0;
   if ((seen & kEqualsByte) == 0) key_end = tok.size();  // no key=
