@@ -41,10 +41,11 @@ stored=$(du -sb "$WORK/data" | cut -f1)
 "$LODE" gen --count "$LINES" --seed 1 --start 2024-11-14T00:00:00Z --interval 8640us > "$WORK/raw.ndjson"
 raw=$(stat -c %s "$WORK/raw.ndjson")
 count=$(curl -fsS "http://127.0.0.1:$PORT/api/v1/aggregate" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
+mining=$(curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '/^lode_pattern_mining_seconds_total/ {print $2}')
 
-REPORT=$(python3 - "$LINES" "$t0" "$t1" "$c0" "$c1" "$TICKS" "$rss_kib" "$stored" "$raw" "$count" "$CONNS" "$BATCH" <<'PY'
+REPORT=$(python3 - "$LINES" "$t0" "$t1" "$c0" "$c1" "$TICKS" "$rss_kib" "$stored" "$raw" "$count" "$CONNS" "$BATCH" "${mining:-0}" <<'PY'
 import sys
-lines, t0, t1, c0, c1, ticks, rss, stored, raw, count, conns, batch = sys.argv[1:]
+lines, t0, t1, c0, c1, ticks, rss, stored, raw, count, conns, batch, mining = sys.argv[1:]
 lines = int(lines); wall = float(t1) - float(t0); cpu = (int(c1) - int(c0)) / int(ticks)
 print(f"lines sent               {lines}  (stored: {count})")
 print(f"connections x batch      {conns} x {batch}")
@@ -55,6 +56,8 @@ print(f"lines per server CPU-s   {lines / cpu:,.0f}")
 print(f"peak RSS of the server   {int(rss) / 1024:.0f} MiB")
 print(f"raw NDJSON               {int(raw) / 1e6:.1f} MB ({int(raw) / lines:.0f} B/line)")
 print(f"stored on disk (all)     {int(stored) / 1e6:.1f} MB ({int(stored) / lines:.0f} B/line)")
+if float(mining) > 0:
+    print(f"pattern mining           {float(mining):.2f} s = {100 * float(mining) / cpu:.1f}% of server CPU")
 PY
 )
 {

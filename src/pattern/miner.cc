@@ -12,6 +12,9 @@ namespace lode {
 namespace {
 
 constexpr std::string_view kWild = "<*>";
+// The tree key of the catch-all template (no real key starts with 0x1e:
+// leaf keys start with the token count).
+constexpr std::string_view kOverflowKey = "\x1e";
 
 constexpr bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -381,6 +384,23 @@ uint32_t PatternMiner::Add(std::string_view message, int64_t timestamp_ns) {
     seen(aligned);
     return Canonical(aligned);
   }
+  if (templates_.size() >= options_.max_templates) {
+    // Full: whatever fits nothing goes to one catch-all template, so a
+    // service logging unstructured text cannot grow the dictionary forever.
+    if (overflow_id_ == UINT32_MAX) {
+      overflow_id_ = static_cast<uint32_t>(templates_.size());
+      Entry all;
+      all.tokens = {std::string(kWild)};
+      all.wildcards = 1;
+      all.first_seen_ns = all.last_seen_ns = timestamp_ns;
+      all.leaf = all.family = kOverflowKey;
+      templates_.push_back(std::move(all));
+      parent_.push_back(overflow_id_);
+    }
+    ++templates_[overflow_id_].count;
+    seen(overflow_id_);
+    return overflow_id_;
+  }
   const auto id = static_cast<uint32_t>(templates_.size());
   Entry fresh;
   fresh.tokens.assign(tokens.begin(), tokens.end());
@@ -546,6 +566,12 @@ Result<PatternMiner> PatternMiner::Decode(std::string_view bytes, const Options&
     m.start_ns_ = std::min(m.start_ns_, e.first_seen_ns);
     e.leaf = std::string(leaf);
     e.family = std::string(family);
+    if (e.leaf == kOverflowKey) {
+      m.overflow_id_ = static_cast<uint32_t>(id);
+      m.parent_.push_back(parent);
+      m.templates_.push_back(std::move(e));
+      continue;
+    }
     Leaf& l = m.leaves_[e.leaf];
     if (l.index == UINT32_MAX) {
       l.index = static_cast<uint32_t>(m.leaf_versions_.size());

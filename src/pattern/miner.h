@@ -39,6 +39,9 @@ class PatternMiner {
     int prefix_tokens = 2;
     // Templates per leaf before new messages are forced into the best match.
     size_t max_templates_per_leaf = 200;
+    // Templates in all; past it, messages that fit none go to one catch-all
+    // template "<*>" (bounds memory for services logging free text).
+    size_t max_templates = 5000;
     // A template first seen this long after the miner's first message is
     // new (the service's warm-up is over): the alerting "new pattern" signal.
     int64_t warmup_ns = 3'600'000'000'000;
@@ -99,8 +102,9 @@ class PatternMiner {
 
   Options options_;
   std::vector<Entry> templates_;
-  std::vector<uint32_t> parent_;  // union-find over template ids
-  int64_t start_ns_ = INT64_MAX;  // the earliest message time seen
+  std::vector<uint32_t> parent_;       // union-find over template ids
+  int64_t start_ns_ = INT64_MAX;       // the earliest message time seen
+  uint32_t overflow_id_ = UINT32_MAX;  // the catch-all template, once full
   // Scratch buffers reused from message to message (tokens view the message
   // or the arena).
   std::vector<std::string_view> scratch_tokens_;

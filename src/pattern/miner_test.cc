@@ -147,6 +147,26 @@ TEST(PatternMinerTest, MemoNeverChangesAnAnswer) {
   EXPECT_EQ(live.Add("disk full on sda", 4), restored->Add("disk full on sda", 4));
 }
 
+TEST(PatternMinerTest, FullDictionarySendsTheRestToOneCatchAll) {
+  PatternMiner::Options o;
+  o.max_templates = 3;
+  PatternMiner m(o);
+  const uint32_t a = m.Add("user 1 logged in");
+  m.Add("disk 3 is full");
+  m.Add("cache warmed in 5 ms");
+  const uint32_t rest = m.Add("something else entirely");
+  EXPECT_EQ(rest, 3u);
+  EXPECT_EQ(m.Template(rest), "<*>");
+  EXPECT_EQ(m.Add("and yet another thing"), rest);
+  EXPECT_EQ(m.Add("user 2 logged in"), a);  // known templates still match
+  EXPECT_EQ(m.size(), 4u);
+  auto restored = PatternMiner::Decode(m.Encode(), o);
+  ASSERT_TRUE(restored.ok());
+  EXPECT_EQ(restored->Add("a third stranger"), rest);
+  EXPECT_EQ(restored->Add("user 9 logged in"), a);
+  EXPECT_EQ(restored->size(), 4u);
+}
+
 TEST(PatternMinerTest, NewAfterTheWarmUp) {
   constexpr int64_t kMin = 60'000'000'000;
   PatternMiner::Options o;

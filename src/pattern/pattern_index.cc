@@ -54,7 +54,7 @@ size_t PatternIndex::Assign(RecordBatch* batch) {
   std::unique_lock lock(mu_);
   Tenant& t = TenantFor(batch->tenant);
   size_t changed = 0;
-  ServiceMiner* sm = nullptr;  // the previous record's: batches run in services
+  ServiceMiner* sm = nullptr;  // the previous record's: batches often run in services
   for (Record& r : batch->records) {
     if (sm == nullptr || sm->name != r.service) {
       auto it = t.services.find(r.service);
@@ -107,8 +107,8 @@ bool PatternIndex::IsNew(std::string_view tenant, uint32_t id) const {
 
 std::vector<uint32_t> PatternIndex::Snapshot::Members(uint32_t id) const {
   std::vector<uint32_t> out;
-  for (uint32_t i = 1; i < canonical.size(); ++i) {
-    if (canonical[i] == id) out.push_back(i);
+  for (size_t i = 0; i < canonical.size(); ++i) {
+    if (canonical[i] == id) out.push_back(first + static_cast<uint32_t>(i));
   }
   if (out.empty()) out.push_back(id);  // unknown: only itself
   return out;
@@ -120,11 +120,11 @@ PatternIndex::Snapshot PatternIndex::TakeSnapshot(std::string_view tenant) const
   auto it = tenants_.find(tenant);
   if (it == tenants_.end()) return snap;
   const Tenant& t = *it->second;
-  snap.canonical.resize(t.first_id + t.by_id.size());
-  for (uint32_t id = 0; id < t.first_id; ++id) snap.canonical[id] = id;
+  snap.first = t.first_id;
+  snap.canonical.resize(t.by_id.size());
   for (size_t i = 0; i < t.by_id.size(); ++i) {
     const auto& [sm, local] = t.by_id[i];
-    snap.canonical[t.first_id + i] = sm->ids[sm->miner.Canonical(local)];
+    snap.canonical[i] = sm->ids[sm->miner.Canonical(local)];
   }
   return snap;
 }

@@ -48,7 +48,8 @@ class PatternIndex {
   ~PatternIndex();
 
   // Mines every record of `batch` (of batch->tenant) with its service's
-  // miner and sets its pattern_id. Returns how many records changed id (a
+  // miner and sets its pattern_id, in batch order: ids are a function of
+  // the sequence of batches. Returns how many records changed id (a
   // record may arrive with an id already, e.g. when replayed).
   size_t Assign(RecordBatch* batch);
 
@@ -66,12 +67,14 @@ class PatternIndex {
   // Lookup(...)->is_new, without building the text.
   bool IsNew(std::string_view tenant, uint32_t id) const;
 
-  // Canonical ids of a tenant at one moment: canonical[id] for every id
-  // handed out so far (canonical[0] == 0); ids past the end are unknown and
-  // read as themselves.
+  // Canonical ids of a tenant at one moment: the canonical id of every id
+  // handed out so far; other ids (0, unknown ones) read as themselves.
   struct Snapshot {
-    std::vector<uint32_t> canonical;
-    uint32_t Canonical(uint32_t id) const { return id < canonical.size() ? canonical[id] : id; }
+    uint32_t first = 1;               // the id canonical[0] is for
+    std::vector<uint32_t> canonical;  // of ids first, first + 1, ...
+    uint32_t Canonical(uint32_t id) const {
+      return id >= first && id - first < canonical.size() ? canonical[id - first] : id;
+    }
     // Every id whose canonical id is `id` (itself included), ascending.
     std::vector<uint32_t> Members(uint32_t id) const;
   };

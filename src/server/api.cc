@@ -1,5 +1,6 @@
 #include "server/api.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/async_result.hpp>
@@ -112,13 +113,21 @@ void WriteStats(const QueryStats& st, size_t returned, JsonWriter* w) {
   w->EndObject();
 }
 
-void AppendMetric(std::string* out, std::string_view name, std::string_view help,
-                  std::string_view type, std::string_view labels, uint64_t value) {
+void AppendMetricText(std::string* out, std::string_view name, std::string_view help,
+                      std::string_view type, std::string_view labels, std::string_view value) {
   out->append("# HELP ").append(name).append(" ").append(help).append("\n");
   out->append("# TYPE ").append(name).append(" ").append(type).append("\n");
   out->append(name);
   if (!labels.empty()) out->append("{").append(labels).append("}");
-  out->append(" ").append(std::to_string(value)).append("\n");
+  out->append(" ").append(value).append("\n");
+}
+void AppendMetric(std::string* out, std::string_view name, std::string_view help,
+                  std::string_view type, std::string_view labels, uint64_t value) {
+  AppendMetricText(out, name, help, type, labels, std::to_string(value));
+}
+void AppendMetric(std::string* out, std::string_view name, std::string_view help,
+                  std::string_view type, std::string_view labels, double value) {
+  AppendMetricText(out, name, help, type, labels, fmt::format("{}", value));
 }
 
 }  // namespace
@@ -421,6 +430,9 @@ asio::awaitable<HttpResponse> LodeApi::Metrics(HttpRequest& req) {
     AppendMetric(&out, "lode_store_maintenance_errors_total",
                  "Failed background flush/merge/retention rounds.", "counter", "",
                  c.maintenance_errors.load());
+    AppendMetric(&out, "lode_pattern_mining_seconds_total",
+                 "CPU time spent giving records their pattern ids at ingest.", "counter", "",
+                 static_cast<double>(c.pattern_mining_ns.load()) / 1e9);
   }
   AppendMetric(&out, "lode_http_connections_total", "HTTP connections accepted.", "counter", "",
                server_->connections_accepted());

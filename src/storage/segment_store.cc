@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cinttypes>
+#include <ctime>
 #include <future>
 #include <set>
 
@@ -17,6 +19,12 @@ namespace {
 constexpr std::string_view kSegmentSuffix = ".seg";
 constexpr char kFlushedFile[] = "FLUSHED";
 constexpr char kPatternsFile[] = "PATTERNS";
+
+int64_t ThreadCpuNanos() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 // Segments never span two UTC days of event time (retention works by segment).
 constexpr int64_t kPartitionNs = 86400LL * 1'000'000'000;
 
@@ -291,7 +299,12 @@ Status SegmentStore::Write(std::span<RecordBatch* const> batches) {
     std::string buf;
     for (size_t i = 0; i < batches.size(); ++i) {
       if (batches[i]->records.empty()) continue;
-      if (options_.patterns != nullptr) options_.patterns->Assign(batches[i]);
+      if (options_.patterns != nullptr) {
+        // Thread CPU time, not wall time: this thread shares the cores.
+        const int64_t t0 = ThreadCpuNanos();
+        options_.patterns->Assign(batches[i]);
+        counters_.pattern_mining_ns += static_cast<uint64_t>(ThreadCpuNanos() - t0);
+      }
       buf.clear();
       EncodeBatch(*batches[i], &buf);
       LODE_ASSIGN_OR_RETURN(seqs[i], wal_->Append(buf));

@@ -136,6 +136,7 @@ class SegmentStore final : public LogStore {
     std::atomic<uint64_t> restored{0};
     std::atomic<uint64_t> quarantined{0};
     std::atomic<uint64_t> maintenance_errors{0};
+    std::atomic<uint64_t> pattern_mining_ns{0};  // CPU time Write spent assigning pattern ids
   };
   const Counters& counters() const { return counters_; }
 

@@ -31,6 +31,7 @@ import datetime
 import json
 import random
 import re
+import subprocess
 import sys
 import time
 import traceback
@@ -460,6 +461,30 @@ def check_loki_patterns(s, lines, ids, api_data):
              sorted((len(want[p["pattern"]]) for p in data), reverse=True), "biggest first")
 
 
+def check_cli(s, api_data):
+    """`lode query --patterns` prints what the API answers."""
+    def run(*args):
+        out = subprocess.run(
+            [s.lode, "query", "--patterns", "--url", s.url, "--tenant", TENANT,
+             "--from", str(Q_START), "--to", str(Q_END), *args],
+            capture_output=True, text=True, timeout=60)
+        check_eq(out.returncode, 0, f"lode query --patterns {args}: {out.stderr}")
+        return out.stdout
+    raw = run("-o", "raw").splitlines()
+    check_eq(raw, [p["pattern"] for p in api_data["patterns"]], "CLI raw: texts, biggest first")
+    table = run().splitlines()
+    check(table and table[0].split()[:3] == ["COUNT", "ID", "NEW"], f"CLI table header: {table[:1]}")
+    for p in api_data["patterns"]:
+        row = [l for l in table[1:] if l.rstrip().endswith(p["pattern"])]
+        check_eq(len(row), 1, f"CLI table: one row for {p['pattern']!r}")
+        cells = row[0].split()
+        check_eq(cells[:2], [str(p["count"]), p["id"]], f"CLI table: count and id of {p['id']}")
+        check_eq("new" in cells[2:3], p["new"], f"CLI table: new marker of {p['id']}")
+    new_only = run("--new", "-o", "raw").splitlines()
+    check_eq(new_only, [p["pattern"] for p in api_data["patterns"] if p["new"]],
+             "CLI --new: only the new templates")
+
+
 def check_bad_input(s):
     """(g) errors: 400 with a message naming the problem."""
     for path in ("/api/v1/patterns", "/loki/api/v1/patterns"):
@@ -540,6 +565,7 @@ def scenario(lode, cfg):
         check_patterns_params(s, initial, ids)
         check_logql(s, initial, ids)
         check_loki_patterns(s, initial, ids, api_data)
+        check_cli(s, api_data)
         check_bad_input(s)
 
         # (f) ids across restarts.
