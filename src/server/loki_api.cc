@@ -203,7 +203,7 @@ Result<LogQuery> ParseSelector(std::string_view text) {
   return std::move(*q);
 }
 
-// The optional `query` selector of the label endpoints.
+// The optional `query` of the label, index stats and patterns endpoints.
 Result<std::optional<LogQuery>> OptionalSelector(const QueryParams& p) {
   auto q = p.Get("query");
   if (!q || q->empty()) return std::optional<LogQuery>();
@@ -565,12 +565,9 @@ asio::awaitable<HttpResponse> LokiApi::IndexStats(HttpRequest& req, const Reques
   const QueryParams p = RequestParams(req);
   auto qp = MetadataParams(req, p, ctx, kHour);
   if (!qp.ok()) co_return TextError(req, qp.status());
-  LogQuery selector;
-  if (auto q = p.Get("query"); q && !q->empty()) {
-    auto s = ParseSelector(*q);
-    if (!s.ok()) co_return TextError(req, s.status());
-    selector = std::move(*s);
-  }
+  auto given = OptionalSelector(p);
+  if (!given.ok()) co_return TextError(req, given.status());
+  const LogQuery selector = std::move(*given).value_or(LogQuery{});
   auto stats = co_await server_->RunBlocking(
       [this, &selector, &qp] { return engine_->Stats(selector, *qp); });
   if (!stats.ok()) co_return TextError(req, stats.status());
@@ -597,12 +594,9 @@ asio::awaitable<HttpResponse> LokiApi::Patterns(HttpRequest& req, const RequestC
   const QueryParams p = RequestParams(req);
   auto qp = MetadataParams(req, p, ctx, kHour);
   if (!qp.ok()) co_return TextError(req, qp.status());
-  LogQuery query;
-  if (auto q = p.Get("query"); q && !q->empty()) {
-    auto s = ParseSelector(*q);
-    if (!s.ok()) co_return TextError(req, s.status());
-    query = std::move(*s);
-  }
+  auto given = OptionalSelector(p);
+  if (!given.ok()) co_return TextError(req, given.status());
+  const LogQuery query = std::move(*given).value_or(LogQuery{});
   qp->step_ns = DefaultLokiStep(qp->start_ns, qp->end_ns);
   if (auto s = p.Get("step"); s && !s->empty()) {
     auto step = ParseLokiStep("step", *s);
