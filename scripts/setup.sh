@@ -17,6 +17,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # end-to-end tests and benchmarks
   python3 python3-websocket curl zstd ripgrep procps
+  bsdutils rsyslog  # logger and rsyslogd: real syslog clients for tests/e2e/test_syslog.py
 )
 NAME=setup
 if [ "${1:-}" = "--bench" ]; then

@@ -20,6 +20,8 @@ struct ServeFlags {
   std::string log_level;
   std::string max_body;
   std::string queue_budget;
+  std::string syslog_udp;
+  std::string syslog_tcp;
 };
 
 int RunServe(const ServeFlags& f) {
@@ -33,6 +35,8 @@ int RunServe(const ServeFlags& f) {
   }
   if (!f.data_dir.empty()) config.data_dir = f.data_dir;
   if (!f.http.empty()) config.http_listen = f.http;
+  if (!f.syslog_udp.empty()) config.syslog_udp = f.syslog_udp;
+  if (!f.syslog_tcp.empty()) config.syslog_tcp = f.syslog_tcp;
   if (!f.log_level.empty()) config.log_level = f.log_level;
   if (!f.max_body.empty()) {
     auto v = ParseByteSize(f.max_body);
@@ -96,7 +100,11 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--data", flags->data_dir, "Data directory (default ./data)");
   cmd->add_option("--http", flags->http, "HTTP listen address HOST:PORT (default 127.0.0.1:8080)");
-  cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error (default info)");
+  cmd->add_option("--syslog-udp", flags->syslog_udp, "Receive syslog over UDP on HOST:PORT");
+  cmd->add_option("--syslog-tcp", flags->syslog_tcp,
+                  "Receive syslog over TCP on HOST:PORT (LF or octet-counted framing)");
+  cmd->add_option("--log-level", flags->log_level,
+                  "trace, debug, info, warn, error (default info)");
   cmd->add_option("--max-body", flags->max_body, "Largest request body, e.g. 64MiB");
   cmd->add_option("--queue-budget", flags->queue_budget,
                   "Bytes of accepted, not yet stored records above which ingest answers 429");

@@ -51,8 +51,9 @@ Status Inflate(std::string_view in, bool gzip, size_t max_out, std::string* out)
       return Status::OK();
     }
     if (rc != Z_OK && rc != Z_BUF_ERROR) {
-      return Status::InvalidArgument(std::string(gzip ? "invalid gzip body: " : "invalid deflate body: ") +
-                                     (zs.msg ? zs.msg : "corrupt stream"));
+      return Status::InvalidArgument(
+          std::string(gzip ? "invalid gzip body: " : "invalid deflate body: ") +
+          (zs.msg ? zs.msg : "corrupt stream"));
     }
     if (out->size() > max_out) return Status::TooLarge(TooLargeMessage(max_out));
     if (rc == Z_BUF_ERROR && zs.avail_in == 0) {

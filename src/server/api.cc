@@ -150,20 +150,6 @@ Result<std::string> TenantOf(const HttpRequest& req) {
   return std::string(t);
 }
 
-asio::awaitable<Status> PublishAndWait(Bus* bus, RecordBatch batch) {
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(
-      [bus](auto handler, RecordBatch b) {
-        auto ex = asio::get_associated_executor(handler);
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        auto complete = [shared, ex](const Status& st) {
-          asio::post(ex, [shared, st]() mutable { (*shared)(st); });
-        };
-        Status s = bus->Publish(std::move(b), complete);
-        if (!s.ok()) complete(s);
-      },
-      asio::use_awaitable, std::move(batch));
-}
-
 LodeApi::LodeApi(HttpServer* server, Bus* bus, const LogStore* store, SegmentStore* segments,
                  const ApiOptions& options)
     : server_(server), bus_(bus), store_(store), segments_(segments), options_(options) {}
@@ -379,22 +365,33 @@ asio::awaitable<HttpResponse> LodeApi::Aggregate(HttpRequest& req) {
 
 asio::awaitable<HttpResponse> LodeApi::Metrics(HttpRequest& req) {
   std::string out;
-  const std::string src = "source=\"http\"";
-  AppendMetric(&out, "lode_ingest_requests_total", "Ingest requests received.", "counter", src,
-               http_.requests.load());
-  AppendMetric(&out, "lode_ingest_received_bytes_total", "Request body bytes received.", "counter",
-               src, http_.bytes.load());
-  AppendMetric(&out, "lode_ingest_accepted_records_total", "Records stored.", "counter", src,
-               http_.accepted.load());
-  AppendMetric(&out, "lode_ingest_rejected_records_total",
-               "Records rejected as malformed (the client was told which).", "counter", src,
-               http_.rejected.load());
-  AppendMetric(&out, "lode_ingest_pushed_back_requests_total",
-               "Requests answered 429 because the ingest queue was full.", "counter", src,
-               http_.pushed_back.load());
-  AppendMetric(&out, "lode_ingest_failed_requests_total",
-               "Requests whose records could not be stored (answered 5xx).", "counter", src,
-               http_.failed.load());
+  // One family per counter, one sample per source.
+  std::vector<std::pair<std::string, const SourceCounters*>> sources = {{"http", &http_}};
+  for (const auto& [name, counters] : options_.extra_sources) sources.emplace_back(name, counters);
+  auto family = [&](std::string_view name, std::string_view help,
+                    std::atomic<uint64_t> SourceCounters::*field) {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    out.append("# TYPE ").append(name).append(" counter\n");
+    for (const auto& [source, counters] : sources) {
+      out.append(name).append("{source=\"").append(source).append("\"} ");
+      out.append(std::to_string((counters->*field).load())).append("\n");
+    }
+  };
+  family("lode_ingest_requests_total", "Ingest requests (HTTP), datagrams (UDP) or reads (TCP).",
+         &SourceCounters::requests);
+  family("lode_ingest_received_bytes_total", "Bytes received.", &SourceCounters::bytes);
+  family("lode_ingest_accepted_records_total", "Records stored.", &SourceCounters::accepted);
+  family("lode_ingest_rejected_records_total",
+         "Records rejected as malformed (HTTP clients are told which; syslog logs them).",
+         &SourceCounters::rejected);
+  family("lode_ingest_pushed_back_requests_total",
+         "Times the ingest queue was full: HTTP answered 429, TCP reads paused, UDP dropped.",
+         &SourceCounters::pushed_back);
+  family("lode_ingest_failed_requests_total", "Batches that could not be stored.",
+         &SourceCounters::failed);
+  family("lode_ingest_dropped_records_total",
+         "Records lost because the queue was full (UDP only: it cannot push back).",
+         &SourceCounters::dropped);
   BusStats bus = bus_->Stats();
   AppendMetric(&out, "lode_bus_queued_bytes", "Bytes accepted and not yet stored.", "gauge", "",
                bus.queued_bytes);

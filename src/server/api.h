@@ -13,9 +13,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "bus/bus.h"
+#include "bus/publish_and_wait.h"
 #include "common/clock.h"
+#include "ingest/source_counters.h"
 #include "pattern/pattern_index.h"
 #include "pipeline/log_body.h"
 #include "server/http_server.h"
@@ -32,16 +37,8 @@ struct ApiOptions {
   Clock* clock = Clock::Real();
   // Resolves pattern ids in answers (may be null: ids are then shown as stored).
   const PatternIndex* patterns = nullptr;
-};
-
-// Counts for one ingest source; exported in /metrics.
-struct SourceCounters {
-  std::atomic<uint64_t> requests{0};
-  std::atomic<uint64_t> bytes{0};
-  std::atomic<uint64_t> accepted{0};
-  std::atomic<uint64_t> rejected{0};
-  std::atomic<uint64_t> pushed_back{0};  // requests refused because the queue was full
-  std::atomic<uint64_t> failed{0};       // requests whose records could not be stored
+  // Other sources' counters for /metrics (e.g. {"syslog_udp", ...}); not owned.
+  std::vector<std::pair<std::string, const SourceCounters*>> extra_sources;
 };
 
 class LodeApi {
@@ -70,9 +67,6 @@ class LodeApi {
   ApiOptions options_;
   SourceCounters http_;
 };
-
-// Waits, without blocking the thread, until the bus has stored `batch`.
-boost::asio::awaitable<Status> PublishAndWait(Bus* bus, RecordBatch batch);
 
 // Reads the tenant from X-Scope-OrgID ("default" when absent). InvalidArgument
 // unless it is 1-64 characters of [A-Za-z0-9_.-].

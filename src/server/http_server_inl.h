@@ -4,7 +4,6 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <exception>
 #include <optional>
 
@@ -19,15 +18,15 @@ boost::asio::awaitable<std::invoke_result_t<Fn>> HttpServer::RunBlocking(Fn fn) 
   co_await boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void()>(
       [this, &fn, &result, &error](auto handler) {
         auto ex = boost::asio::get_associated_executor(handler);
-        boost::asio::post(workers_, [&fn, &result, &error, ex,
-                                     handler = std::move(handler)]() mutable {
-          try {
-            result.emplace(fn());
-          } catch (...) {
-            error = std::current_exception();
-          }
-          boost::asio::post(ex, std::move(handler));
-        });
+        boost::asio::post(workers_,
+                          [&fn, &result, &error, ex, handler = std::move(handler)]() mutable {
+                            try {
+                              result.emplace(fn());
+                            } catch (...) {
+                              error = std::current_exception();
+                            }
+                            boost::asio::post(ex, std::move(handler));
+                          });
       },
       boost::asio::use_awaitable);
   if (error) std::rethrow_exception(error);

@@ -44,11 +44,36 @@ Result<std::unique_ptr<LodeServer>> LodeServer::Start(const ServerConfig& config
   s->engine_ =
       std::make_unique<logql::Engine>(s->store_.get(), limits, Clock::Real(), s->patterns_.get());
 
+  if (!config.syslog_udp.empty() || !config.syslog_tcp.empty()) {
+    SyslogServer::Options sy;
+    if (!config.syslog_udp.empty()) {
+      LODE_RETURN_IF_ERROR(
+          SplitHostPort(config.syslog_udp, &sy.udp_host, &sy.udp_port).WithContext("syslog udp"));
+    }
+    if (!config.syslog_tcp.empty()) {
+      LODE_RETURN_IF_ERROR(
+          SplitHostPort(config.syslog_tcp, &sy.tcp_host, &sy.tcp_port).WithContext("syslog tcp"));
+    }
+    sy.tenant = config.syslog_tenant;
+    sy.max_message_bytes = config.syslog_max_message_bytes;
+    LODE_ASSIGN_OR_RETURN(s->syslog_, SyslogServer::Start(sy, s->bus_.get()));
+    spdlog::info(
+        "lode: syslog on{}{}",
+        sy.udp_host.empty() ? ""
+                            : " udp " + sy.udp_host + ":" + std::to_string(s->syslog_->udp_port()),
+        sy.tcp_host.empty() ? ""
+                            : " tcp " + sy.tcp_host + ":" + std::to_string(s->syslog_->tcp_port()));
+  }
+
   s->http_ = std::make_unique<HttpServer>(ho);
   ApiOptions ao;
   ao.body_limits.max_line_bytes = config.max_line_bytes;
   ao.max_decoded_bytes = config.max_decoded_bytes;
   ao.patterns = s->patterns_.get();
+  if (s->syslog_) {
+    ao.extra_sources = {{"syslog_udp", &s->syslog_->udp_counters()},
+                        {"syslog_tcp", &s->syslog_->tcp_counters()}};
+  }
   s->api_ = std::make_unique<LodeApi>(s->http_.get(), s->bus_.get(), s->store_.get(),
                                       s->store_.get(), ao);
   s->api_->Register();
@@ -71,11 +96,13 @@ LodeServer::~LodeServer() {
 void LodeServer::Stop() {
   // Order matters: no new requests, then store what was accepted, then close.
   if (http_) http_->Stop();
+  if (syslog_) syslog_->Stop();
   if (bus_) bus_->Stop();
   api_.reset();
   loki_.reset();
   http_.reset();
   bus_.reset();
+  syslog_.reset();  // after the bus: its last callbacks post to the syslog I/O context
   engine_.reset();
   store_.reset();
   patterns_.reset();

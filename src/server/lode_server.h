@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "bus/in_process_bus.h"
+#include "ingest/syslog_server.h"
 #include "query/logql_engine.h"
 #include "query/tail.h"
 #include "server/api.h"
@@ -27,6 +28,9 @@ class LodeServer {
   void Stop();
 
   uint16_t http_port() const { return http_->port(); }
+  // 0 when not listening.
+  uint16_t syslog_udp_port() const { return syslog_ ? syslog_->udp_port() : 0; }
+  uint16_t syslog_tcp_port() const { return syslog_ ? syslog_->tcp_port() : 0; }
 
  private:
   LodeServer() = default;
@@ -36,6 +40,7 @@ class LodeServer {
   std::unique_ptr<SegmentStore> store_;
   std::unique_ptr<logql::Engine> engine_;
   std::unique_ptr<InProcessBus> bus_;
+  std::unique_ptr<SyslogServer> syslog_;  // null when syslog is off
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<LodeApi> api_;
   std::unique_ptr<LokiApi> loki_;

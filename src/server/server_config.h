@@ -25,6 +25,11 @@
 //     archive_after: 0         # move segments older than this to archive_dir; 0: never
 //     archive_dir: ""          # default <data_dir>/archive
 //     recompress_after: 5m     # rewrite flushed segments smaller (zstd 9) when this old
+//   syslog:
+//     udp: ""                  # HOST:PORT to receive syslog over UDP; "" = off
+//     tcp: ""                  # HOST:PORT for TCP (LF or octet-counted framing)
+//     tenant: default          # the tenant syslog records are stored under
+//     max_message_bytes: 64KiB
 //   patterns:
 //     enabled: true            # mine message templates at ingest (docs/PATTERNS.md)
 //     warmup: 1h               # templates first seen later than this after a
@@ -64,6 +69,10 @@ struct ServerConfig {
   int64_t archive_after_ns = 0;
   std::string archive_dir;
   int64_t recompress_after_ns = 300'000'000'000;
+  std::string syslog_udp;
+  std::string syslog_tcp;
+  std::string syslog_tenant = "default";
+  uint64_t syslog_max_message_bytes = 64ull << 10;
   bool patterns_enabled = true;
   int64_t patterns_warmup_ns = 3'600'000'000'000;
   int64_t query_timeout_ns = 120'000'000'000;

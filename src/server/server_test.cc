@@ -28,9 +28,11 @@ TEST(DurationTest, ParsesAndFormats) {
   struct Case {
     const char* text;
     int64_t ns;
-  } cases[] = {{"1s", 1000000000}, {"500ms", 500000000}, {"1h30m", 5400000000000},
-               {"2d", 172800000000000}, {"1w", 604800000000000}, {"90", 90000000000},
-               {"0.5", 500000000}, {"1.5m", 90000000000}, {"10us", 10000}, {"7ns", 7}};
+  } cases[] = {{"1s", 1000000000},       {"500ms", 500000000},
+               {"1h30m", 5400000000000}, {"2d", 172800000000000},
+               {"1w", 604800000000000},  {"90", 90000000000},
+               {"0.5", 500000000},       {"1.5m", 90000000000},
+               {"10us", 10000},          {"7ns", 7}};
   for (const auto& c : cases) {
     SCOPED_TRACE(c.text);
     auto d = ParseDuration(c.text);
@@ -98,9 +100,8 @@ TEST(JsonWriterTest, WritesValidJson) {
   w.Key("d").Double(0.25).Key("b").Bool(true).Key("z").Null();
   w.Key("a").BeginArray().Int(1).String("x").BeginObject().EndObject().EndArray();
   w.Key("raw").Raw("[1,2]").EndObject();
-  EXPECT_EQ(out,
-            R"({"s":"a\"b\\c\n\u0001","n":-5,"u":7,"d":0.25,"b":true,"z":null,)"
-            R"("a":[1,"x",{}],"raw":[1,2]})");
+  EXPECT_EQ(out, R"({"s":"a\"b\\c\n\u0001","n":-5,"u":7,"d":0.25,"b":true,"z":null,)"
+                 R"("a":[1,"x",{}],"raw":[1,2]})");
 }
 
 }  // namespace
