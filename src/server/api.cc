@@ -1,6 +1,7 @@
 #include "server/api.h"
 
 #include <fmt/format.h>
+#include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/async_result.hpp>
@@ -10,6 +11,7 @@
 #include <unordered_map>
 
 #include "common/json_writer.h"
+#include "ingest/cloudwatch.h"
 #include "ingest/content_decoding.h"
 #include "parse/duration.h"
 #include "parse/json_record.h"
@@ -130,6 +132,15 @@ void AppendMetric(std::string* out, std::string_view name, std::string_view help
   AppendMetricText(out, name, help, type, labels, fmt::format("{}", value));
 }
 
+// The request body with its Content-Encoding undone (*scratch holds it then).
+Result<std::string_view> DecodedBody(const HttpRequest& req, uint64_t max_decoded,
+                                     std::string* scratch) {
+  auto enc = req[http::field::content_encoding];
+  if (enc.empty() || enc == "identity") return std::string_view(req.body());
+  LODE_RETURN_IF_ERROR(DecodeContent(enc, req.body(), max_decoded, scratch));
+  return std::string_view(*scratch);
+}
+
 }  // namespace
 
 Result<std::string> TenantOf(const HttpRequest& req) {
@@ -156,6 +167,10 @@ LodeApi::LodeApi(HttpServer* server, Bus* bus, const LogStore* store, SegmentSto
 
 void LodeApi::Register() {
   server_->Route(http::verb::post, "/api/v1/logs", [this](HttpRequest& r) { return Ingest(r); });
+  server_->Route(http::verb::post, "/api/v1/cloudwatch",
+                 [this](HttpRequest& r) { return CloudWatch(r); });
+  server_->Route(http::verb::post, "/api/v1/firehose",
+                 [this](HttpRequest& r) { return Firehose(r); });
   server_->Route(http::verb::get, "/api/v1/logs", [this](HttpRequest& r) { return QueryLogs(r); });
   server_->Route(http::verb::get, "/api/v1/aggregate",
                  [this](HttpRequest& r) { return Aggregate(r); });
@@ -245,6 +260,120 @@ asio::awaitable<HttpResponse> LodeApi::Ingest(HttpRequest& req) {
   auto status =
       (accepted == 0 && outcome.rejected > 0) ? http::status::bad_request : http::status::ok;
   co_return JsonResponse(req, status, std::move(out));
+}
+
+asio::awaitable<HttpResponse> LodeApi::CloudWatch(HttpRequest& req) {
+  ++cloudwatch_.requests;
+  cloudwatch_.bytes += req.body().size();
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) co_return ErrorResponse(req, tenant.status());
+  std::string decoded;
+  auto body = DecodedBody(req, options_.max_decoded_bytes, &decoded);
+  if (!body.ok()) co_return ErrorResponse(req, body.status());
+  RecordBatch batch;
+  batch.tenant = *tenant;
+  CloudWatchOutcome outcome;
+  Status s = ParseCloudWatchPayload(*body, options_.clock->NowNanos(), options_.max_decoded_bytes,
+                                    &batch, &outcome);
+  if (!s.ok()) {
+    ++cloudwatch_.rejected;
+    co_return ErrorResponse(req, s);
+  }
+  cloudwatch_.rejected += outcome.rejected;
+  const size_t accepted = batch.records.size();
+  if (accepted > 0) {
+    Status ps = co_await PublishAndWait(bus_, std::move(batch));
+    if (!ps.ok()) {
+      ++(ps.code() == StatusCode::kResourceExhausted ? cloudwatch_.pushed_back
+                                                     : cloudwatch_.failed);
+      co_return ErrorResponse(req, ps);
+    }
+    cloudwatch_.accepted += accepted;
+  }
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject().Key("accepted").Uint(accepted).Key("rejected").Uint(outcome.rejected);
+  if (!outcome.errors.empty()) {
+    w.Key("errors").BeginArray();
+    for (const auto& e : outcome.errors) w.String(e);
+    w.EndArray();
+  }
+  w.EndObject();
+  co_return JsonResponse(
+      req, accepted == 0 && outcome.rejected > 0 ? http::status::bad_request : http::status::ok,
+      std::move(out));
+}
+
+// Firehose's HTTP endpoint protocol: {"requestId", "timestamp", "records":
+// [{"data": base64}]} in, {"requestId", "timestamp"} (and "errorMessage"
+// when not 200) out. Firehose retries a whole request that is not answered
+// 200, so records that can never be read (bad base64, not a payload) are
+// logged, counted and skipped with a 200; only a failure to store the good
+// ones (a full queue) is answered with an error, to be retried.
+asio::awaitable<HttpResponse> LodeApi::Firehose(HttpRequest& req) {
+  ++cloudwatch_.requests;
+  cloudwatch_.bytes += req.body().size();
+  const int64_t now = options_.clock->NowNanos();
+  std::string request_id(req["X-Amz-Firehose-Request-Id"]);
+  auto answer = [&](http::status status, std::string_view error) {
+    std::string out;
+    JsonWriter w(&out);
+    w.BeginObject().Key("requestId").String(request_id).Key("timestamp").Int(now / 1'000'000);
+    if (!error.empty()) w.Key("errorMessage").String(error);
+    w.EndObject();
+    return JsonResponse(req, status, std::move(out));
+  };
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) co_return answer(http::status::bad_request, tenant.status().message());
+  std::string decoded;
+  auto body = DecodedBody(req, options_.max_decoded_bytes, &decoded);
+  if (!body.ok()) co_return answer(HttpStatusFor(body.status().code()), body.status().message());
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  simdjson::dom::array records;
+  if (parser.parse(body->data(), body->size()).get(root) ||
+      root["records"].get_array().get(records)) {
+    co_return answer(http::status::bad_request,
+                     "not a Firehose delivery: want JSON with a \"records\" array");
+  }
+  if (std::string_view id; request_id.empty() && !root["requestId"].get_string().get(id)) {
+    request_id = std::string(id);
+  }
+  RecordBatch batch;
+  batch.tenant = *tenant;
+  size_t i = 0, bad = 0;
+  for (simdjson::dom::element record : records) {
+    const size_t index = i++;
+    std::string_view data;
+    Status st;
+    if (record["data"].get_string().get(data)) {
+      st = Status::InvalidArgument("no \"data\" string");
+    } else if (auto raw = DecodeBase64(data); !raw.ok()) {
+      st = raw.status();
+    } else {
+      CloudWatchOutcome outcome;
+      st = ParseCloudWatchPayload(*raw, now, options_.max_decoded_bytes, &batch, &outcome);
+      cloudwatch_.rejected += outcome.rejected;
+    }
+    if (!st.ok()) {
+      ++bad;
+      ++cloudwatch_.rejected;
+      if (bad <= 3) {
+        spdlog::warn("firehose {}: records[{}] skipped: {}", request_id, index, st.message());
+      }
+    }
+  }
+  const size_t accepted = batch.records.size();
+  if (accepted > 0) {
+    Status ps = co_await PublishAndWait(bus_, std::move(batch));
+    if (!ps.ok()) {
+      ++(ps.code() == StatusCode::kResourceExhausted ? cloudwatch_.pushed_back
+                                                     : cloudwatch_.failed);
+      co_return answer(HttpStatusFor(ps.code()), ps.message());
+    }
+    cloudwatch_.accepted += accepted;
+  }
+  co_return answer(http::status::ok, "");
 }
 
 asio::awaitable<HttpResponse> LodeApi::QueryLogs(HttpRequest& req) {
@@ -366,7 +495,8 @@ asio::awaitable<HttpResponse> LodeApi::Aggregate(HttpRequest& req) {
 asio::awaitable<HttpResponse> LodeApi::Metrics(HttpRequest& req) {
   std::string out;
   // One family per counter, one sample per source.
-  std::vector<std::pair<std::string, const SourceCounters*>> sources = {{"http", &http_}};
+  std::vector<std::pair<std::string, const SourceCounters*>> sources = {
+      {"http", &http_}, {"cloudwatch", &cloudwatch_}};
   for (const auto& [name, counters] : options_.extra_sources) sources.emplace_back(name, counters);
   auto family = [&](std::string_view name, std::string_view help,
                     std::atomic<uint64_t> SourceCounters::*field) {

@@ -1,6 +1,8 @@
 // LodeApi: the HTTP endpoints of the single-node server.
 //
 //   POST /api/v1/logs       ingest JSON object / array / NDJSON / text
+//   POST /api/v1/cloudwatch a CloudWatch Logs subscription payload (JSON or gzip)
+//   POST /api/v1/firehose   Firehose HTTP endpoint delivery of such payloads
 //   GET  /api/v1/logs       list matching records
 //   GET  /api/v1/aggregate  counts by level and/or service, optionally per step
 //   POST /api/v1/archive/restore  move archived segments back to the live set
@@ -54,6 +56,10 @@ class LodeApi {
 
  private:
   boost::asio::awaitable<HttpResponse> Ingest(HttpRequest& req);
+  // CloudWatch Logs subscription payloads: one posted by a forwarder
+  // (Lambda), or a Firehose HTTP endpoint delivery of many.
+  boost::asio::awaitable<HttpResponse> CloudWatch(HttpRequest& req);
+  boost::asio::awaitable<HttpResponse> Firehose(HttpRequest& req);
   boost::asio::awaitable<HttpResponse> QueryLogs(HttpRequest& req);
   boost::asio::awaitable<HttpResponse> Aggregate(HttpRequest& req);
   boost::asio::awaitable<HttpResponse> Metrics(HttpRequest& req);
@@ -66,6 +72,7 @@ class LodeApi {
   SegmentStore* segments_;
   ApiOptions options_;
   SourceCounters http_;
+  SourceCounters cloudwatch_;
 };
 
 // Reads the tenant from X-Scope-OrgID ("default" when absent). InvalidArgument
