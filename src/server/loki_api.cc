@@ -16,6 +16,7 @@
 
 #include "common/json_writer.h"
 #include "ingest/content_decoding.h"
+#include "ingest/loki_push.h"
 #include "lode/version.h"
 #include "parse/duration.h"
 #include "parse/level.h"
@@ -221,7 +222,7 @@ std::string StringArrayJson(const std::vector<std::string>& values) {
 }
 
 // Labels of a pushed stream → the record's indexed fields; the rest become attributes.
-void ApplyPushLabels(const std::vector<std::pair<std::string, std::string>>& labels, Record* r) {
+void ApplyPushLabels(const LabelPairs& labels, Record* r) {
   for (const auto& [k, v] : labels) {
     if (k == "service" || k == "service_name" ||
         ((k == "app" || k == "job" || k == "application" || k == "container") &&
@@ -682,98 +683,115 @@ asio::awaitable<HttpResponse> LokiApi::Patterns(HttpRequest& req, const RequestC
 asio::awaitable<HttpResponse> LokiApi::Push(HttpRequest& req) {
   auto tenant = TenantOf(req);
   if (!tenant.ok()) co_return TextError(req, tenant.status());
-  std::string_view content_type = req[http::field::content_type];
-  if (content_type.starts_with("application/x-protobuf")) {
-    co_return TextError(
-        req, Status::InvalidArgument("protobuf push is not supported yet: send application/json"));
-  }
-  std::string decoded;
-  std::string* body = &req.body();
-  auto enc = req[http::field::content_encoding];
-  if (!enc.empty() && enc != "identity") {
-    Status s = DecodeContent(enc, req.body(), options_.max_decoded_bytes, &decoded);
-    if (!s.ok()) co_return TextError(req, s);
-    body = &decoded;
-  }
-  simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  if (auto err = parser.parse(*body).get(root); err) {
-    co_return TextError(req, Status::InvalidArgument(std::string("push body is not valid JSON: ") +
-                                                     simdjson::error_message(err)));
-  }
-  simdjson::dom::array streams;
-  if (root.at_key("streams").get_array().get(streams)) {
-    co_return TextError(req, Status::InvalidArgument("push body needs a \"streams\" array"));
-  }
   RecordBatch batch;
   batch.tenant = *tenant;
   std::vector<std::string> errors;
   size_t rejected = 0;
   const int64_t now = options_.clock->NowNanos();
-  size_t si = 0;
-  for (simdjson::dom::element stream : streams) {
-    const size_t stream_index = si++;
-    auto reject = [&](std::string what) {
-      ++rejected;
-      if (errors.size() < 20) errors.push_back(std::move(what));
-    };
-    std::vector<std::pair<std::string, std::string>> labels;
-    simdjson::dom::object labels_obj;
-    if (!stream.at_key("stream").get_object().get(labels_obj)) {
-      for (auto [k, v] : labels_obj) {
-        std::string_view sv;
-        if (v.get_string().get(sv)) {
-          reject(fmt::format("stream {}: label \"{}\" is not a string", stream_index, k));
+  auto reject = [&](std::string what) {
+    ++rejected;
+    if (errors.size() < 20) errors.push_back(std::move(what));
+  };
+  // One entry of a stream, whichever the encoding.
+  auto add = [&](const LabelPairs& labels, int64_t ts, std::string_view line,
+                 const LabelPairs& metadata) {
+    Record r;
+    r.timestamp_ns = ts;
+    r.observed_ns = now;
+    r.tenant = *tenant;
+    r.source = "loki";
+    r.message = std::string(line);
+    ApplyPushLabels(labels, &r);
+    if (r.level == Level::kUnknown) r.level = LevelFromMessage(r.message);
+    for (const auto& [k, v] : metadata) r.attributes.push_back(Attribute{k, v});
+    batch.records.push_back(std::move(r));
+  };
+
+  std::string_view content_type = req[http::field::content_type];
+  if (content_type.starts_with("application/x-protobuf")) {
+    // Snappy-compressed protobuf: what Promtail, Alloy and most clients send.
+    std::string raw;
+    Status st = SnappyUncompress(req.body(), options_.max_decoded_bytes, &raw);
+    std::vector<PushStream> streams;
+    if (st.ok()) st = DecodePushRequest(raw, &streams);
+    if (!st.ok()) co_return TextError(req, st);
+    for (size_t si = 0; si < streams.size(); ++si) {
+      for (const PushEntry& e : streams[si].entries)
+        add(streams[si].labels, e.timestamp_ns, e.line, e.metadata);
+    }
+  } else {
+    std::string decoded;
+    std::string* body = &req.body();
+    auto enc = req[http::field::content_encoding];
+    if (!enc.empty() && enc != "identity") {
+      Status s = DecodeContent(enc, req.body(), options_.max_decoded_bytes, &decoded);
+      if (!s.ok()) co_return TextError(req, s);
+      body = &decoded;
+    }
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    if (auto err = parser.parse(*body).get(root); err) {
+      co_return TextError(req,
+                          Status::InvalidArgument(std::string("push body is not valid JSON: ") +
+                                                  simdjson::error_message(err)));
+    }
+    simdjson::dom::array streams;
+    if (root.at_key("streams").get_array().get(streams)) {
+      co_return TextError(req, Status::InvalidArgument("push body needs a \"streams\" array"));
+    }
+    size_t si = 0;
+    for (simdjson::dom::element stream : streams) {
+      const size_t stream_index = si++;
+      LabelPairs labels;
+      simdjson::dom::object labels_obj;
+      if (!stream.at_key("stream").get_object().get(labels_obj)) {
+        for (auto [k, v] : labels_obj) {
+          std::string_view sv;
+          if (v.get_string().get(sv)) {
+            reject(fmt::format("stream {}: label \"{}\" is not a string", stream_index, k));
+            continue;
+          }
+          labels.emplace_back(std::string(k), std::string(sv));
+        }
+      }
+      simdjson::dom::array values;
+      if (stream.at_key("values").get_array().get(values)) {
+        reject(fmt::format("stream {}: missing \"values\" array", stream_index));
+        continue;
+      }
+      size_t vi = 0;
+      for (simdjson::dom::element value : values) {
+        const size_t value_index = vi++;
+        simdjson::dom::array entry;
+        if (value.get_array().get(entry) || entry.size() < 2) {
+          reject(fmt::format("stream {} value {}: want [\"<unix ns>\", \"<line>\"]", stream_index,
+                             value_index));
           continue;
         }
-        labels.emplace_back(std::string(k), std::string(sv));
-      }
-    }
-    simdjson::dom::array values;
-    if (stream.at_key("values").get_array().get(values)) {
-      reject(fmt::format("stream {}: missing \"values\" array", stream_index));
-      continue;
-    }
-    size_t vi = 0;
-    for (simdjson::dom::element value : values) {
-      const size_t value_index = vi++;
-      simdjson::dom::array entry;
-      if (value.get_array().get(entry) || entry.size() < 2) {
-        reject(fmt::format("stream {} value {}: want [\"<unix ns>\", \"<line>\"]", stream_index,
-                           value_index));
-        continue;
-      }
-      auto ts = PushTimestamp(entry.at(0).value_unsafe());
-      if (!ts.ok()) {
-        reject(fmt::format("stream {} value {}: {}", stream_index, value_index,
-                           ts.status().message()));
-        continue;
-      }
-      std::string_view line;
-      if (entry.at(1).get_string().get(line)) {
-        reject(fmt::format("stream {} value {}: the line must be a string", stream_index,
-                           value_index));
-        continue;
-      }
-      Record r;
-      r.timestamp_ns = *ts;
-      r.observed_ns = now;
-      r.tenant = *tenant;
-      r.source = "loki";
-      r.message = std::string(line);
-      ApplyPushLabels(labels, &r);
-      if (r.level == Level::kUnknown) r.level = LevelFromMessage(r.message);
-      if (entry.size() >= 3) {
-        simdjson::dom::object meta;
-        if (!entry.at(2).get_object().get(meta)) {
-          for (auto [k, v] : meta) {
-            std::string_view sv;
-            if (!v.get_string().get(sv))
-              r.attributes.push_back(Attribute{std::string(k), std::string(sv)});
+        auto ts = PushTimestamp(entry.at(0).value_unsafe());
+        if (!ts.ok()) {
+          reject(fmt::format("stream {} value {}: {}", stream_index, value_index,
+                             ts.status().message()));
+          continue;
+        }
+        std::string_view line;
+        if (entry.at(1).get_string().get(line)) {
+          reject(fmt::format("stream {} value {}: the line must be a string", stream_index,
+                             value_index));
+          continue;
+        }
+        LabelPairs metadata;
+        if (entry.size() >= 3) {
+          simdjson::dom::object meta;
+          if (!entry.at(2).get_object().get(meta)) {
+            for (auto [k, v] : meta) {
+              std::string_view sv;
+              if (!v.get_string().get(sv)) metadata.emplace_back(std::string(k), std::string(sv));
+            }
           }
         }
+        add(labels, *ts, line, metadata);
       }
-      batch.records.push_back(std::move(r));
     }
   }
   if (!batch.records.empty()) {

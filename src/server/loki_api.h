@@ -8,7 +8,7 @@
 //   GET|POST /loki/api/v1/series         label sets of the matching streams
 //   GET      /loki/api/v1/index/stats    streams, chunks, bytes, entries
 //   GET      /loki/api/v1/tail           live tail over a WebSocket
-//   POST     /loki/api/v1/push           JSON push (application/json, gzip ok)
+//   POST     /loki/api/v1/push           JSON (gzip ok) or snappy protobuf push
 //   GET      /loki/api/v1/patterns       templates and their volume (Loki's shape)
 //   GET      /api/v1/patterns            the same, Lode's richer answer: ids,
 //                                        counts, first/last seen, new, sample
