@@ -2,50 +2,14 @@
 
 #include <snappy.h>
 
-#include "common/coding.h"
+#include "ingest/protobuf_wire.h"
 
 namespace lode {
 
 namespace {
 
-// A protobuf field: number, wire type, and the value (a varint / fixed, or
-// the bytes of a length-delimited field).
-struct Field {
-  uint32_t number = 0;
-  uint32_t wire = 0;
-  uint64_t varint = 0;
-  std::string_view bytes;
-};
-
-// Reads the next field of `*in` (advancing it); false when malformed.
-bool NextField(std::string_view* in, Field* f) {
-  uint64_t tag = 0;
-  if (!GetVarint64(in, &tag)) return false;
-  f->number = static_cast<uint32_t>(tag >> 3);
-  f->wire = static_cast<uint32_t>(tag & 7);
-  if (f->number == 0) return false;
-  switch (f->wire) {
-    case 0: return GetVarint64(in, &f->varint);
-    case 1:
-      if (in->size() < 8) return false;
-      f->varint = DecodeFixed64(in->data());
-      in->remove_prefix(8);
-      return true;
-    case 2: {
-      uint64_t len = 0;
-      if (!GetVarint64(in, &len) || len > in->size()) return false;
-      f->bytes = in->substr(0, len);
-      in->remove_prefix(len);
-      return true;
-    }
-    case 5:
-      if (in->size() < 4) return false;
-      f->varint = DecodeFixed32(in->data());
-      in->remove_prefix(4);
-      return true;
-    default: return false;  // groups (3, 4) are not used by this schema
-  }
-}
+using protowire::Field;
+using protowire::NextField;
 
 Status Malformed(std::string_view what, std::string_view all, std::string_view at) {
   return Status::InvalidArgument("protobuf push: " + std::string(what) + " at byte " +

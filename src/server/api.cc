@@ -13,6 +13,8 @@
 #include "common/json_writer.h"
 #include "ingest/cloudwatch.h"
 #include "ingest/content_decoding.h"
+#include "ingest/otlp.h"
+#include "ingest/protobuf_wire.h"
 #include "parse/duration.h"
 #include "parse/json_record.h"
 #include "parse/timestamp.h"
@@ -171,6 +173,7 @@ void LodeApi::Register() {
                  [this](HttpRequest& r) { return CloudWatch(r); });
   server_->Route(http::verb::post, "/api/v1/firehose",
                  [this](HttpRequest& r) { return Firehose(r); });
+  server_->Route(http::verb::post, "/v1/logs", [this](HttpRequest& r) { return Otlp(r); });
   server_->Route(http::verb::get, "/api/v1/logs", [this](HttpRequest& r) { return QueryLogs(r); });
   server_->Route(http::verb::get, "/api/v1/aggregate",
                  [this](HttpRequest& r) { return Aggregate(r); });
@@ -376,6 +379,98 @@ asio::awaitable<HttpResponse> LodeApi::Firehose(HttpRequest& req) {
   co_return answer(http::status::ok, "");
 }
 
+// OTLP/HTTP: answers in the request's encoding. Success is 200 with an
+// ExportLogsServiceResponse (empty, or with partial_success naming what was
+// rejected); errors carry a google.rpc.Status (code 3 INVALID_ARGUMENT, 8
+// RESOURCE_EXHAUSTED, 14 UNAVAILABLE), with Retry-After when retrying helps.
+asio::awaitable<HttpResponse> LodeApi::Otlp(HttpRequest& req) {
+  ++otlp_.requests;
+  otlp_.bytes += req.body().size();
+  const bool proto = req[http::field::content_type].starts_with("application/x-protobuf");
+  auto respond = [&](http::status status, std::string body) {
+    HttpResponse res(status, req.version());
+    res.set(http::field::server, "lode");
+    res.set(http::field::content_type, proto ? "application/x-protobuf" : "application/json");
+    if (status == http::status::too_many_requests || status == http::status::service_unavailable) {
+      res.set(http::field::retry_after, "1");
+    }
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+  };
+  auto error = [&](const Status& st) {
+    const int code = st.code() == StatusCode::kResourceExhausted ? 8
+                     : st.code() == StatusCode::kUnavailable     ? 14
+                                                                 : 3;
+    std::string body;
+    if (proto) {
+      protowire::PutVarintField(&body, 1, static_cast<uint64_t>(code));
+      protowire::PutBytesField(&body, 2, st.message());
+    } else {
+      JsonWriter w(&body);
+      w.BeginObject().Key("code").Int(code).Key("message").String(st.message()).EndObject();
+    }
+    return respond(HttpStatusFor(st.code()), std::move(body));
+  };
+  const std::string_view type = req[http::field::content_type];
+  if (!proto && !type.starts_with("application/json")) {
+    co_return error(Status::InvalidArgument(
+        "OTLP/HTTP takes application/x-protobuf or application/json, not \"" + std::string(type) +
+        "\""));
+  }
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) co_return error(tenant.status());
+  std::string decoded;
+  auto body = DecodedBody(req, options_.max_decoded_bytes, &decoded);
+  if (!body.ok()) co_return error(body.status());
+  RecordBatch batch;
+  batch.tenant = *tenant;
+  OtlpOutcome outcome;
+  const int64_t now = options_.clock->NowNanos();
+  Status st = proto ? ParseOtlpLogsProto(*body, now, &batch, &outcome)
+                    : ParseOtlpLogsJson(*body, now, &batch, &outcome);
+  if (!st.ok()) {
+    ++otlp_.rejected;
+    co_return error(st);
+  }
+  otlp_.rejected += outcome.rejected;
+  const size_t accepted = batch.records.size();
+  if (accepted > 0) {
+    Status ps = co_await PublishAndWait(bus_, std::move(batch));
+    if (!ps.ok()) {
+      ++(ps.code() == StatusCode::kResourceExhausted ? otlp_.pushed_back : otlp_.failed);
+      co_return error(ps);
+    }
+    otlp_.accepted += accepted;
+  }
+  std::string answer;
+  std::string reasons;
+  for (const auto& e : outcome.errors) reasons += (reasons.empty() ? "" : "; ") + e;
+  if (proto) {
+    if (outcome.rejected > 0) {
+      std::string partial;
+      protowire::PutVarintField(&partial, 1, outcome.rejected);
+      protowire::PutBytesField(&partial, 2, reasons);
+      protowire::PutBytesField(&answer, 1, partial);
+    }
+  } else {
+    JsonWriter w(&answer);
+    w.BeginObject();
+    if (outcome.rejected > 0) {
+      w.Key("partialSuccess")
+          .BeginObject()
+          .Key("rejectedLogRecords")
+          .String(std::to_string(outcome.rejected))
+          .Key("errorMessage")
+          .String(reasons)
+          .EndObject();
+    }
+    w.EndObject();
+  }
+  co_return respond(http::status::ok, std::move(answer));
+}
+
 asio::awaitable<HttpResponse> LodeApi::QueryLogs(HttpRequest& req) {
   auto params = QueryParams::FromTarget(req.target());
   Status known = CheckUnknown(params, {"start", "end", "level", "service", "instance", "contains",
@@ -496,7 +591,7 @@ asio::awaitable<HttpResponse> LodeApi::Metrics(HttpRequest& req) {
   std::string out;
   // One family per counter, one sample per source.
   std::vector<std::pair<std::string, const SourceCounters*>> sources = {
-      {"http", &http_}, {"cloudwatch", &cloudwatch_}};
+      {"http", &http_}, {"cloudwatch", &cloudwatch_}, {"otlp", &otlp_}};
   for (const auto& [name, counters] : options_.extra_sources) sources.emplace_back(name, counters);
   auto family = [&](std::string_view name, std::string_view help,
                     std::atomic<uint64_t> SourceCounters::*field) {

@@ -3,6 +3,7 @@
 //   POST /api/v1/logs       ingest JSON object / array / NDJSON / text
 //   POST /api/v1/cloudwatch a CloudWatch Logs subscription payload (JSON or gzip)
 //   POST /api/v1/firehose   Firehose HTTP endpoint delivery of such payloads
+//   POST /v1/logs           OTLP/HTTP logs, protobuf or JSON
 //   GET  /api/v1/logs       list matching records
 //   GET  /api/v1/aggregate  counts by level and/or service, optionally per step
 //   POST /api/v1/archive/restore  move archived segments back to the live set
@@ -60,6 +61,8 @@ class LodeApi {
   // (Lambda), or a Firehose HTTP endpoint delivery of many.
   boost::asio::awaitable<HttpResponse> CloudWatch(HttpRequest& req);
   boost::asio::awaitable<HttpResponse> Firehose(HttpRequest& req);
+  // OTLP/HTTP logs: protobuf or JSON ExportLogsServiceRequest.
+  boost::asio::awaitable<HttpResponse> Otlp(HttpRequest& req);
   boost::asio::awaitable<HttpResponse> QueryLogs(HttpRequest& req);
   boost::asio::awaitable<HttpResponse> Aggregate(HttpRequest& req);
   boost::asio::awaitable<HttpResponse> Metrics(HttpRequest& req);
@@ -73,6 +76,7 @@ class LodeApi {
   ApiOptions options_;
   SourceCounters http_;
   SourceCounters cloudwatch_;
+  SourceCounters otlp_;
 };
 
 // Reads the tenant from X-Scope-OrgID ("default" when absent). InvalidArgument
