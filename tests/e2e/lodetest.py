@@ -147,6 +147,19 @@ class CheckFailed(AssertionError):
     pass
 
 
+def wait_for_records(server, want, timeout=15, **params):
+    """Polls GET /api/v1/logs with `params` until at least `want` records match
+    (sources that deliver asynchronously: syslog, npm clients), or `timeout`
+    seconds pass; returns what matched."""
+    params.setdefault("limit", 1000)
+    deadline = time.time() + timeout
+    while True:
+        got = server.logs(**params)["records"]
+        if len(got) >= want or time.time() > deadline:
+            return got
+        time.sleep(0.1)
+
+
 def check(cond, message):
     if not cond:
         raise CheckFailed(message)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from lodetest import SKIP, check, check_eq, parse_args, run_tests
+from lodetest import SKIP, check, check_eq, parse_args, run_tests, wait_for_records
 
 CLIENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients")
 
@@ -24,13 +24,8 @@ def node(*args):
     check_eq(out.returncode, 0, f"node loki_push.js {args}: {out.stderr[-500:]}")
 
 
-def wait_for(s, service, want, timeout=15):
-    deadline = time.time() + timeout
-    while True:
-        got = s.logs(service=service, limit=1000)["records"]
-        if len(got) >= want or time.time() > deadline:
-            return got
-        time.sleep(0.1)
+def wait_for(s, service, want):
+    return wait_for_records(s, want, service=service)
 
 
 def test_winston_loki_protobuf(s):

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-from lodetest import SKIP, check, check_eq, free_port, parse_args, run_tests
+from lodetest import SKIP, check, check_eq, free_port, parse_args, run_tests, wait_for_records
 
 UDP_PORT = free_port()
 TCP_PORT = free_port()
@@ -31,13 +31,7 @@ def logger(*args):
 
 
 def records_matching(s, text, want, timeout=15):
-    """Polls until `want` records whose message contains `text` are stored."""
-    deadline = time.time() + timeout
-    while True:
-        got = [r for r in s.logs(contains=text, limit=1000)["records"]]
-        if len(got) >= want or time.time() > deadline:
-            return got
-        time.sleep(0.1)
+    return wait_for_records(s, want, timeout, contains=text)
 
 
 def metric(s, name, source):
