@@ -74,14 +74,15 @@ Result<std::unique_ptr<LodeServer>> LodeServer::Start(const ServerConfig& config
     ao.extra_sources = {{"syslog_udp", &s->syslog_->udp_counters()},
                         {"syslog_tcp", &s->syslog_->tcp_counters()}};
   }
-  s->api_ = std::make_unique<LodeApi>(s->http_.get(), s->bus_.get(), s->store_.get(),
-                                      s->store_.get(), ao);
-  s->api_->Register();
   LokiApiOptions lo;
   lo.max_limit = static_cast<size_t>(std::max(1, config.query_max_entries));
   lo.max_decoded_bytes = config.max_decoded_bytes;
   s->loki_ = std::make_unique<LokiApi>(s->http_.get(), s->bus_.get(), s->store_.get(),
                                        &s->tail_hub_, s->engine_.get(), lo);
+  ao.extra_sources.emplace_back("loki", &s->loki_->push_counters());
+  s->api_ = std::make_unique<LodeApi>(s->http_.get(), s->bus_.get(), s->store_.get(),
+                                      s->store_.get(), ao);
+  s->api_->Register();
   s->loki_->Register();
   LODE_RETURN_IF_ERROR(s->http_->Start());
   spdlog::info("lode: serving http on {}:{}, data in {}", ho.host, s->http_->port(),

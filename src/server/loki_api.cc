@@ -681,6 +681,8 @@ asio::awaitable<HttpResponse> LokiApi::Patterns(HttpRequest& req, const RequestC
 }
 
 asio::awaitable<HttpResponse> LokiApi::Push(HttpRequest& req) {
+  ++push_.requests;
+  push_.bytes += req.body().size();
   auto tenant = TenantOf(req);
   if (!tenant.ok()) co_return TextError(req, tenant.status());
   RecordBatch batch;
@@ -794,9 +796,15 @@ asio::awaitable<HttpResponse> LokiApi::Push(HttpRequest& req) {
       }
     }
   }
+  push_.rejected += rejected;
   if (!batch.records.empty()) {
+    const size_t accepted = batch.records.size();
     Status ps = co_await PublishAndWait(bus_, std::move(batch));
-    if (!ps.ok()) co_return TextError(req, ps);
+    if (!ps.ok()) {
+      ++(ps.code() == StatusCode::kResourceExhausted ? push_.pushed_back : push_.failed);
+      co_return TextError(req, ps);
+    }
+    push_.accepted += accepted;
   }
   if (rejected > 0) {
     std::string msg = fmt::format("{} entries rejected (the others were stored):", rejected);

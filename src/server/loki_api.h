@@ -24,6 +24,7 @@
 
 #include "bus/bus.h"
 #include "common/clock.h"
+#include "ingest/source_counters.h"
 #include "query/logql_engine.h"
 #include "query/tail.h"
 #include "server/http_server.h"
@@ -49,6 +50,9 @@ class LokiApi {
   // Adds the routes. REQUIRES: before server->Start().
   void Register();
 
+  // Counters of /loki/api/v1/push, for /metrics (source "loki").
+  const SourceCounters& push_counters() const { return push_; }
+
  private:
   boost::asio::awaitable<HttpResponse> Query(HttpRequest& req, const RequestContext& ctx,
                                              bool range);
@@ -71,6 +75,7 @@ class LokiApi {
   TailHub* tail_;
   const logql::Engine* engine_;
   LokiApiOptions options_;
+  SourceCounters push_;
 };
 
 // Loki's time parameter forms: RFC 3339 (with or without fraction), Unix

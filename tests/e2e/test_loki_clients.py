@@ -8,6 +8,7 @@ the error answers: a body that is not snappy, and a stream whose labels do not
 parse, named in a 400 while nothing else is lost.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -103,6 +104,9 @@ def test_hand_built_protobuf(s):
     r = s.post("/loki/api/v1/push", snappy_literal(bad), headers)
     check_eq(r.status, 400, f"bad labels: {r}")
     check("stream 0" in r.body and "oops" in r.body, f"the error names the stream: {r.body!r}")
+    metrics = s.get("/metrics").body
+    m = re.search(r'^lode_ingest_accepted_records_total\{source="loki"\} (\d+)$', metrics, re.M)
+    check(m is not None and int(m.group(1)) == 32, f"Loki push counted as source loki: {m}")
 
 
 def main():
