@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
+#include <chrono>
 #include <unordered_map>
 
 #include "common/json_writer.h"
@@ -189,12 +190,28 @@ void LodeApi::Register() {
   };
   server_->Route(http::verb::get, "/healthz", ok);
   server_->Route(http::verb::get, "/readyz", ok);
-  server_->Route(http::verb::get, "/", [](HttpRequest& r) -> asio::awaitable<HttpResponse> {
-    co_return JsonResponse(
+  // The root answers as an Elasticsearch 8 node does (shippers such as
+  // Filebeat and the official clients check it before a bulk), and lists
+  // Lode's own endpoints.
+  auto root = [](HttpRequest& r) -> asio::awaitable<HttpResponse> {
+    HttpResponse res = JsonResponse(
         r, http::status::ok,
-        "{\"name\":\"lode\",\"endpoints\":[\"POST /api/v1/logs\",\"GET /api/v1/logs\","
-        "\"GET /api/v1/aggregate\",\"GET /metrics\",\"GET /healthz\",\"GET /readyz\"]}");
-  });
+        "{\"name\":\"lode\",\"cluster_name\":\"lode\",\"cluster_uuid\":\"lode\","
+        "\"version\":{\"number\":\"8.11.0\",\"build_flavor\":\"default\","
+        "\"lucene_version\":\"9.8.0\",\"minimum_wire_compatibility_version\":\"7.17.0\","
+        "\"minimum_index_compatibility_version\":\"7.0.0\"},"
+        "\"tagline\":\"You Know, for Search\","
+        "\"endpoints\":[\"POST /api/v1/logs\",\"GET /api/v1/logs\",\"GET /api/v1/aggregate\","
+        "\"POST /_bulk\",\"POST /v1/logs\",\"GET /metrics\",\"GET /healthz\",\"GET /readyz\"]}");
+    res.set("X-Elastic-Product", "Elasticsearch");
+    co_return res;
+  };
+  server_->Route(http::verb::get, "/", root);
+  server_->Route(http::verb::head, "/", root);
+  for (auto verb : {http::verb::post, http::verb::put}) {
+    server_->Route(verb, "/_bulk", [this](HttpRequest& r) { return EsBulk(r); });
+    server_->RouteSuffix(verb, "/_bulk", [this](HttpRequest& r) { return EsBulk(r); });
+  }
 }
 
 asio::awaitable<HttpResponse> LodeApi::Ingest(HttpRequest& req) {
@@ -471,6 +488,191 @@ asio::awaitable<HttpResponse> LodeApi::Otlp(HttpRequest& req) {
   co_return respond(http::status::ok, std::move(answer));
 }
 
+// Elasticsearch's bulk API: NDJSON of action lines ({"index": {...}} or
+// {"create": {...}}, each followed by its document) as Filebeat, Logstash,
+// Fluent Bit's es output and the official clients send it. Documents go
+// through the same normalizer as /api/v1/logs; one without a service takes
+// its index's name. The answer is Elasticsearch's: per item a status (201,
+// or 400 with an error naming the problem), `errors` when any failed. Delete
+// and update actions are answered 400 (logs are append-only here).
+asio::awaitable<HttpResponse> LodeApi::EsBulk(HttpRequest& req) {
+  const auto t0 = std::chrono::steady_clock::now();
+  ++elasticsearch_.requests;
+  elasticsearch_.bytes += req.body().size();
+  auto es_error = [&](http::status status, std::string_view type, std::string_view reason) {
+    std::string out;
+    JsonWriter w(&out);
+    w.BeginObject()
+        .Key("error")
+        .BeginObject()
+        .Key("type")
+        .String(type)
+        .Key("reason")
+        .String(reason)
+        .EndObject()
+        .Key("status")
+        .Int(static_cast<int>(status))
+        .EndObject();
+    HttpResponse res = JsonResponse(req, status, std::move(out));
+    res.set("X-Elastic-Product", "Elasticsearch");
+    if (status == http::status::too_many_requests) res.set(http::field::retry_after, "1");
+    return res;
+  };
+  // The target: /_bulk or /<index>/_bulk (a query string is ignored).
+  std::string_view target = req.target();
+  target = target.substr(0, target.find('?'));
+  std::string default_index;
+  if (target != "/_bulk") {
+    if (!target.ends_with("/_bulk") || target.size() <= 7) {
+      co_return es_error(http::status::not_found, "illegal_argument_exception",
+                         "no handler for " + std::string(target) +
+                             " (Lode takes POST /_bulk and "
+                             "/<index>/_bulk)");
+    }
+    default_index = std::string(target.substr(1, target.size() - 7));
+  }
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) {
+    co_return es_error(http::status::bad_request, "illegal_argument_exception",
+                       tenant.status().message());
+  }
+  std::string decoded;
+  auto body = DecodedBody(req, options_.max_decoded_bytes, &decoded);
+  if (!body.ok()) {
+    co_return es_error(HttpStatusFor(body.status().code()), "parse_exception",
+                       body.status().message());
+  }
+  struct Item {
+    std::string action, index, id;
+    int status = 201;
+    std::string error_type, reason;
+  };
+  std::vector<Item> items;
+  RecordBatch batch;
+  batch.tenant = *tenant;
+  ParseContext ctx;
+  ctx.observed_ns = options_.clock->NowNanos();
+  ctx.tenant = *tenant;
+  ctx.default_source = "elasticsearch";
+  simdjson::dom::parser parser;
+  std::string padded;
+  std::string_view rest = *body;
+  size_t line_no = 0;
+  auto next_line = [&](std::string_view* line) {
+    while (!rest.empty()) {
+      const size_t nl = rest.find('\n');
+      *line = rest.substr(0, nl);
+      rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+      ++line_no;
+      while (!line->empty() && (line->back() == '\r' || line->back() == ' '))
+        line->remove_suffix(1);
+      if (!line->empty()) return true;
+    }
+    return false;
+  };
+  std::string_view line;
+  while (next_line(&line)) {
+    Item item;
+    simdjson::dom::element action;
+    simdjson::dom::object obj;
+    if (parser.parse(line.data(), line.size()).get(action) || action.get_object().get(obj) ||
+        obj.size() != 1) {
+      co_return es_error(
+          http::status::bad_request, "illegal_argument_exception",
+          fmt::format("line {}: expected an action such as {{\"index\":{{}}}}", line_no));
+    }
+    auto [verb, meta] = *obj.begin();
+    item.action = std::string(verb);
+    std::string_view sv;
+    item.index = !meta["_index"].get_string().get(sv) ? std::string(sv) : default_index;
+    if (!meta["_id"].get_string().get(sv)) item.id = std::string(sv);
+    const bool has_source = item.action != "delete";
+    std::string_view doc;
+    if (has_source && !next_line(&doc)) {
+      co_return es_error(
+          http::status::bad_request, "illegal_argument_exception",
+          fmt::format("line {}: the {} action has no document after it", line_no, item.action));
+    }
+    if (item.id.empty()) item.id = fmt::format("lode-{:x}-{:x}", ctx.observed_ns, es_sequence_++);
+    if (item.action != "index" && item.action != "create") {
+      item.status = 400;
+      item.error_type = "illegal_argument_exception";
+      item.reason = "action [" + item.action + "] is not supported: logs are append-only";
+    } else if (item.index.empty()) {
+      item.status = 400;
+      item.error_type = "action_request_validation_exception";
+      item.reason = "index is missing";
+    } else {
+      padded.assign(doc);
+      padded.append(JsonRecordParser::kPadding, '\0');
+      Record r;
+      Status st = ThreadParser().ParseObject(std::string_view(padded.data(), doc.size()), ctx, &r);
+      if (!st.ok()) {
+        item.status = 400;
+        item.error_type = "document_parsing_exception";
+        item.reason = fmt::format("line {}: {}", line_no, st.message());
+      } else {
+        if (r.service.empty()) r.service = item.index;
+        r.attributes.push_back({"es.index", item.index});
+        batch.records.push_back(std::move(r));
+      }
+    }
+    items.push_back(std::move(item));
+  }
+  const size_t accepted = batch.records.size();
+  size_t failed = 0;
+  for (const auto& it : items) failed += it.status >= 300;
+  elasticsearch_.rejected += failed;
+  if (accepted > 0) {
+    Status ps = co_await PublishAndWait(bus_, std::move(batch));
+    if (!ps.ok()) {
+      const bool full = ps.code() == StatusCode::kResourceExhausted;
+      ++(full ? elasticsearch_.pushed_back : elasticsearch_.failed);
+      co_return es_error(full ? http::status::too_many_requests : HttpStatusFor(ps.code()),
+                         full ? "es_rejected_execution_exception" : "exception", ps.message());
+    }
+    elasticsearch_.accepted += accepted;
+  }
+  std::string out;
+  JsonWriter w(&out);
+  const auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  w.BeginObject().Key("took").Int(took).Key("errors").Bool(failed > 0).Key("items").BeginArray();
+  for (const auto& it : items) {
+    w.BeginObject().Key(it.action).BeginObject();
+    w.Key("_index").String(it.index).Key("_id").String(it.id);
+    if (it.status < 300) {
+      w.Key("_version").Int(1).Key("result").String("created");
+      w.Key("_shards")
+          .BeginObject()
+          .Key("total")
+          .Int(1)
+          .Key("successful")
+          .Int(1)
+          .Key("failed")
+          .Int(0)
+          .EndObject();
+      w.Key("_seq_no").Uint(es_sequence_++).Key("_primary_term").Int(1);
+      w.Key("status").Int(it.status);
+    } else {
+      w.Key("status").Int(it.status);
+      w.Key("error")
+          .BeginObject()
+          .Key("type")
+          .String(it.error_type)
+          .Key("reason")
+          .String(it.reason)
+          .EndObject();
+    }
+    w.EndObject().EndObject();
+  }
+  w.EndArray().EndObject();
+  HttpResponse res = JsonResponse(req, http::status::ok, std::move(out));
+  res.set("X-Elastic-Product", "Elasticsearch");
+  co_return res;
+}
+
 asio::awaitable<HttpResponse> LodeApi::QueryLogs(HttpRequest& req) {
   auto params = QueryParams::FromTarget(req.target());
   Status known = CheckUnknown(params, {"start", "end", "level", "service", "instance", "contains",
@@ -591,7 +793,10 @@ asio::awaitable<HttpResponse> LodeApi::Metrics(HttpRequest& req) {
   std::string out;
   // One family per counter, one sample per source.
   std::vector<std::pair<std::string, const SourceCounters*>> sources = {
-      {"http", &http_}, {"cloudwatch", &cloudwatch_}, {"otlp", &otlp_}};
+      {"http", &http_},
+      {"cloudwatch", &cloudwatch_},
+      {"otlp", &otlp_},
+      {"elasticsearch", &elasticsearch_}};
   for (const auto& [name, counters] : options_.extra_sources) sources.emplace_back(name, counters);
   auto family = [&](std::string_view name, std::string_view help,
                     std::atomic<uint64_t> SourceCounters::*field) {

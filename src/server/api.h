@@ -4,6 +4,8 @@
 //   POST /api/v1/cloudwatch a CloudWatch Logs subscription payload (JSON or gzip)
 //   POST /api/v1/firehose   Firehose HTTP endpoint delivery of such payloads
 //   POST /v1/logs           OTLP/HTTP logs, protobuf or JSON
+//   POST /_bulk, /<index>/_bulk  Elasticsearch bulk (index, create); GET / answers
+//                           as an Elasticsearch 8 node does, for clients that check
 //   GET  /api/v1/logs       list matching records
 //   GET  /api/v1/aggregate  counts by level and/or service, optionally per step
 //   POST /api/v1/archive/restore  move archived segments back to the live set
@@ -63,6 +65,8 @@ class LodeApi {
   boost::asio::awaitable<HttpResponse> Firehose(HttpRequest& req);
   // OTLP/HTTP logs: protobuf or JSON ExportLogsServiceRequest.
   boost::asio::awaitable<HttpResponse> Otlp(HttpRequest& req);
+  // Elasticsearch's bulk API (index and create actions).
+  boost::asio::awaitable<HttpResponse> EsBulk(HttpRequest& req);
   boost::asio::awaitable<HttpResponse> QueryLogs(HttpRequest& req);
   boost::asio::awaitable<HttpResponse> Aggregate(HttpRequest& req);
   boost::asio::awaitable<HttpResponse> Metrics(HttpRequest& req);
@@ -77,6 +81,8 @@ class LodeApi {
   SourceCounters http_;
   SourceCounters cloudwatch_;
   SourceCounters otlp_;
+  SourceCounters elasticsearch_;
+  std::atomic<uint64_t> es_sequence_{0};  // _seq_no and generated _id of bulk items
 };
 
 // Reads the tenant from X-Scope-OrgID ("default" when absent). InvalidArgument

@@ -98,6 +98,10 @@ void HttpServer::RoutePrefix(http::verb method, std::string prefix, HttpHandler 
             [](const auto& a, const auto& b) { return a.first.path.size() > b.first.path.size(); });
 }
 
+void HttpServer::RouteSuffix(http::verb method, std::string suffix, HttpHandler handler) {
+  suffix_routes_.emplace_back(RouteKey{method, std::move(suffix)}, std::move(handler));
+}
+
 Status HttpServer::Start() {
   boost::system::error_code ec;
   auto address = asio::ip::make_address(options_.host, ec);
@@ -164,6 +168,9 @@ asio::awaitable<HttpResponse> HttpServer::Dispatch(HttpRequest& req, const Reque
   }
   for (auto& [key, handler] : prefix_routes_) {
     if (key.method == req.method() && path.starts_with(key.path)) co_return co_await handler(req);
+  }
+  for (auto& [key, handler] : suffix_routes_) {
+    if (key.method == req.method() && path.ends_with(key.path)) co_return co_await handler(req);
   }
   // Distinguish a wrong method from an unknown path.
   bool path_known = websocket_routes_.count(std::string(path)) > 0;

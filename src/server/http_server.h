@@ -70,6 +70,9 @@ class HttpServer {
   void Route(http::verb method, std::string path, HttpHandler handler);
   // Registers a handler for every path starting with `prefix` (longest prefix wins).
   void RoutePrefix(http::verb method, std::string prefix, HttpHandler handler);
+  // Requests whose path ends with `suffix` (e.g. "/_bulk" for /<index>/_bulk),
+  // tried after exact and prefix routes.
+  void RouteSuffix(http::verb method, std::string suffix, HttpHandler handler);
   // A handler told when its client goes away (for queries worth stopping).
   void RouteCancellable(http::verb method, std::string path, CancellableHandler handler);
   // A GET `path` that upgrades to a WebSocket; without the upgrade headers
@@ -111,6 +114,7 @@ class HttpServer {
   std::map<RouteKey, CancellableHandler> routes_;
   std::map<std::string, WebSocketHandler> websocket_routes_;
   std::vector<std::pair<RouteKey, HttpHandler>> prefix_routes_;
+  std::vector<std::pair<RouteKey, HttpHandler>> suffix_routes_;
   std::set<RouteKey> cancellable_;
   std::vector<std::thread> threads_;
   uint16_t bound_port_ = 0;
