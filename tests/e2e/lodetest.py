@@ -147,6 +147,19 @@ class CheckFailed(AssertionError):
     pass
 
 
+CLIENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients")
+
+
+def npm_clients_missing():
+    """Why the real npm clients (tests/clients, installed by scripts/setup.sh)
+    cannot run, or None when they can."""
+    if shutil.which("node") is None:
+        return "node is not installed (scripts/setup.sh installs it)"
+    if not os.path.isdir(os.path.join(CLIENTS_DIR, "node_modules")):
+        return "tests/clients/node_modules is missing (scripts/setup.sh installs it)"
+    return None
+
+
 def wait_for_records(server, want, timeout=15, **params):
     """Polls GET /api/v1/logs with `params` until at least `want` records match
     (sources that deliver asynchronously: syslog, npm clients), or `timeout`

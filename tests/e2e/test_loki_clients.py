@@ -9,14 +9,14 @@ parse, named in a 400 while nothing else is lost.
 """
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 
-from lodetest import SKIP, check, check_eq, parse_args, run_tests, wait_for_records
+from lodetest import (SKIP, check, check_eq, npm_clients_missing, parse_args, run_tests,
+                      wait_for_records)
 
-CLIENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients")
+from lodetest import CLIENTS_DIR as CLIENTS  # noqa: E402
 
 
 def node(*args):
@@ -111,8 +111,9 @@ def test_hand_built_protobuf(s):
 
 def main():
     args = parse_args()
-    if shutil.which("node") is None or not os.path.isdir(os.path.join(CLIENTS, "node_modules")):
-        print("SKIP: node or tests/clients/node_modules missing (scripts/setup.sh installs them)")
+    missing = npm_clients_missing()
+    if missing:
+        print(f"SKIP: {missing}")
         return SKIP
     return run_tests([test_winston_loki_protobuf, test_winston_loki_json, test_hand_built_protobuf],
                      args.lode)
