@@ -13,10 +13,10 @@ import subprocess
 import sys
 import time
 
-from lodetest import (SKIP, check, check_eq, npm_clients_missing, parse_args, run_tests,
+from lodetest import (CLIENTS_DIR, SKIP, check, check_eq, npm_clients_missing, parse_args, run_tests,
                       wait_for_records)
 
-from lodetest import CLIENTS_DIR as CLIENTS  # noqa: E402
+CLIENTS = CLIENTS_DIR
 NDJSON = {"Content-Type": "application/x-ndjson"}
 
 
