@@ -5,6 +5,7 @@
 #   make build      build build/lode (RelWithDebInfo)
 #   make bench      ingest and query benchmarks (bench/README.md)
 #   make bench-patterns  pattern mining through the HTTP API, scored on LogHub
+#   make bench-protocols ingest throughput per protocol (NDJSON, Loki, OTLP, ES bulk, syslog)
 #   make test-long  soak and crash-loop tests that take longer than `make test`
 #   make format     clang-format the sources
 
@@ -14,7 +15,7 @@ JOBS       ?= $(shell nproc)
 GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 CMAKE_ARGS ?=
 
-.PHONY: all setup build configure test test-unit test-asan test-e2e test-long run bench bench-patterns format tidy clean
+.PHONY: all setup build configure test test-unit test-asan test-e2e test-long run bench bench-patterns bench-protocols format tidy clean
 
 all: build
 
@@ -60,6 +61,9 @@ bench: build
 
 bench-patterns: build
 	@python3 bench/patterns_bench.py $(BUILD)/lode
+
+bench-protocols: build
+	@python3 bench/protocols_bench.py $(BUILD)/lode --lines $${LODE_BENCH_LINES:-300000}
 
 format:
 	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h')
