@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <iterator>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -714,6 +717,36 @@ TEST(SyslogTest, FuzzTruncatedAndMutated) {
     ++cases;
   }
   EXPECT_GT(cases, 7000u);
+}
+
+// Real /var/log/syslog lines (../shared/data/formats/syslog-rfc3164.log; the
+// file format drops <PRI>, which a sender adds): every one parses, with the
+// host as instance and the program as service.
+TEST(SyslogRealLinesTest, SharedSampleParses) {
+  const std::filesystem::path path =
+      std::filesystem::path(LODE_SHARED_DATA_DIR) / "formats" / "syslog-rfc3164.log";
+  std::ifstream in(path);
+  if (!in) GTEST_SKIP() << "no " << path << ": the format samples live in ../shared/data";
+  std::string line;
+  size_t n = 0;
+  const int64_t received = 1'743'080'000'000'000'000;  // 2025-03-27, the sample's day
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    ++n;
+    // "Mar 27 13:06:56 ip-10-77-20-248 sshd[1291]: Server listening ..."
+    std::istringstream tokens(line);
+    std::string mon, day, time, host, tag;
+    tokens >> mon >> day >> time >> host >> tag;
+    const std::string program = tag.substr(0, tag.find_first_of("[:"));
+    Record r;
+    Status st = ParseSyslog("<13>" + line, received, &r);
+    ASSERT_TRUE(st.ok()) << line << ": " << st.ToString();
+    EXPECT_EQ(r.instance, host) << line;
+    EXPECT_EQ(r.service, program) << line;
+    EXPECT_FALSE(r.message.empty()) << line;
+    EXPECT_EQ(r.flags & kFlagTimestampMissing, 0) << line;
+  }
+  EXPECT_GE(n, 100u);
 }
 
 }  // namespace
