@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "bus/bus.h"
+#include "ingest/source_counters.h"
 
 namespace lode {
 
@@ -29,6 +30,22 @@ inline boost::asio::awaitable<Status> PublishAndWait(Bus* bus, RecordBatch batch
         if (!s.ok()) complete(s);
       },
       asio::use_awaitable, std::move(batch));
+}
+
+// PublishAndWait, with the outcome counted in *counters: the records as
+// accepted, a full queue as pushed back, any other error as failed.
+inline boost::asio::awaitable<Status> PublishCounted(Bus* bus, RecordBatch batch,
+                                                     SourceCounters* counters) {
+  const size_t records = batch.records.size();
+  Status st = co_await PublishAndWait(bus, std::move(batch));
+  if (st.ok()) {
+    counters->accepted += records;
+  } else if (st.code() == StatusCode::kResourceExhausted) {
+    ++counters->pushed_back;
+  } else {
+    ++counters->failed;
+  }
+  co_return st;
 }
 
 }  // namespace lode

@@ -245,17 +245,9 @@ asio::awaitable<HttpResponse> LodeApi::Ingest(HttpRequest& req) {
 
   size_t accepted = outcome.batch.records.size();
   if (accepted > 0) {
-    Status ps = co_await PublishAndWait(bus_, std::move(outcome.batch));
-    if (!ps.ok()) {
-      if (ps.code() == StatusCode::kResourceExhausted) {
-        ++http_.pushed_back;
-      } else {
-        ++http_.failed;
-      }
-      co_return ErrorResponse(req, ps);
-    }
+    Status ps = co_await PublishCounted(bus_, std::move(outcome.batch), &http_);
+    if (!ps.ok()) co_return ErrorResponse(req, ps);
   }
-  http_.accepted += accepted;
   http_.rejected += outcome.rejected;
 
   std::string out;
@@ -302,13 +294,8 @@ asio::awaitable<HttpResponse> LodeApi::CloudWatch(HttpRequest& req) {
   cloudwatch_.rejected += outcome.rejected;
   const size_t accepted = batch.records.size();
   if (accepted > 0) {
-    Status ps = co_await PublishAndWait(bus_, std::move(batch));
-    if (!ps.ok()) {
-      ++(ps.code() == StatusCode::kResourceExhausted ? cloudwatch_.pushed_back
-                                                     : cloudwatch_.failed);
-      co_return ErrorResponse(req, ps);
-    }
-    cloudwatch_.accepted += accepted;
+    Status ps = co_await PublishCounted(bus_, std::move(batch), &cloudwatch_);
+    if (!ps.ok()) co_return ErrorResponse(req, ps);
   }
   std::string out;
   JsonWriter w(&out);
@@ -385,13 +372,8 @@ asio::awaitable<HttpResponse> LodeApi::Firehose(HttpRequest& req) {
   }
   const size_t accepted = batch.records.size();
   if (accepted > 0) {
-    Status ps = co_await PublishAndWait(bus_, std::move(batch));
-    if (!ps.ok()) {
-      ++(ps.code() == StatusCode::kResourceExhausted ? cloudwatch_.pushed_back
-                                                     : cloudwatch_.failed);
-      co_return answer(HttpStatusFor(ps.code()), ps.message());
-    }
-    cloudwatch_.accepted += accepted;
+    Status ps = co_await PublishCounted(bus_, std::move(batch), &cloudwatch_);
+    if (!ps.ok()) co_return answer(HttpStatusFor(ps.code()), ps.message());
   }
   co_return answer(http::status::ok, "");
 }
@@ -454,12 +436,8 @@ asio::awaitable<HttpResponse> LodeApi::Otlp(HttpRequest& req) {
   otlp_.rejected += outcome.rejected;
   const size_t accepted = batch.records.size();
   if (accepted > 0) {
-    Status ps = co_await PublishAndWait(bus_, std::move(batch));
-    if (!ps.ok()) {
-      ++(ps.code() == StatusCode::kResourceExhausted ? otlp_.pushed_back : otlp_.failed);
-      co_return error(ps);
-    }
-    otlp_.accepted += accepted;
+    Status ps = co_await PublishCounted(bus_, std::move(batch), &otlp_);
+    if (!ps.ok()) co_return error(ps);
   }
   std::string answer;
   std::string reasons;
@@ -624,14 +602,12 @@ asio::awaitable<HttpResponse> LodeApi::EsBulk(HttpRequest& req) {
   for (const auto& it : items) failed += it.status >= 300;
   elasticsearch_.rejected += failed;
   if (accepted > 0) {
-    Status ps = co_await PublishAndWait(bus_, std::move(batch));
+    Status ps = co_await PublishCounted(bus_, std::move(batch), &elasticsearch_);
     if (!ps.ok()) {
       const bool full = ps.code() == StatusCode::kResourceExhausted;
-      ++(full ? elasticsearch_.pushed_back : elasticsearch_.failed);
       co_return es_error(full ? http::status::too_many_requests : HttpStatusFor(ps.code()),
                          full ? "es_rejected_execution_exception" : "exception", ps.message());
     }
-    elasticsearch_.accepted += accepted;
   }
   std::string out;
   JsonWriter w(&out);

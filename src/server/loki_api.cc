@@ -798,13 +798,8 @@ asio::awaitable<HttpResponse> LokiApi::Push(HttpRequest& req) {
   }
   push_.rejected += rejected;
   if (!batch.records.empty()) {
-    const size_t accepted = batch.records.size();
-    Status ps = co_await PublishAndWait(bus_, std::move(batch));
-    if (!ps.ok()) {
-      ++(ps.code() == StatusCode::kResourceExhausted ? push_.pushed_back : push_.failed);
-      co_return TextError(req, ps);
-    }
-    push_.accepted += accepted;
+    Status ps = co_await PublishCounted(bus_, std::move(batch), &push_);
+    if (!ps.ok()) co_return TextError(req, ps);
   }
   if (rejected > 0) {
     std::string msg = fmt::format("{} entries rejected (the others were stored):", rejected);

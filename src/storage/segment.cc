@@ -1313,7 +1313,7 @@ std::vector<uint32_t> Segment::CandidateBlocks(const ScanSpec& spec) const {
   // No per-block pattern index (yet): the meta's maximum prunes whole segments, e.g. every
   // segment written before a pattern was first seen.
   if (!spec.pattern_ids.empty() &&
-      *std::min_element(spec.pattern_ids.begin(), spec.pattern_ids.end()) > meta_.max_pattern_id) {
+      spec.pattern_ids.front() > meta_.max_pattern_id) {  // sorted ascending
     return cands;
   }
 
