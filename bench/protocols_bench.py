@@ -7,10 +7,14 @@ The same N records of the simulated fleet (`lode gen --seed 1`: its messages,
 and its ground truth for time, level, service and instance) are sent to a
 fresh `lode serve` once per protocol: Lode's NDJSON, Loki push JSON, Loki push
 protobuf (snappy), OTLP/HTTP JSON, Elasticsearch bulk, and syslog RFC 5424
-over TCP with octet counting. Bodies are built before the clock starts; C
+over TCP with octet counting; and log files in the Kubernetes layout (CRI
+lines under <dir>/<ns>_<pod>_<uid>/<container>/0.log), tailed by `lode serve
+--files` itself and by `lode agent` shipping to the server. Bodies are built before the clock starts; C
 connections post batches of B records. Reported per protocol: records per
 second (wall), records per server CPU-second (utime + stime of the server
-process, so the client's own CPU does not count), and the ratio to NDJSON.
+process, so the client's own CPU does not count; for the agent, the server's
+and the agent's), and the ratio to NDJSON. File lines are written to disk
+after the server (and agent) start; their writing is the client's cost.
 The client and server share the machine's cores: compare ratios within a run.
 Results go to stdout and bench/out/protocols-<UTC time>.md.
 """
@@ -131,6 +135,26 @@ def syslog_frames(batch):
     return bytes(out)
 
 
+def write_pod_logs(root, records):
+    """The records as CRI lines, one pod per service."""
+    import re
+    files = {}
+    for r in records:
+        svc = re.sub(r"[^a-z0-9-]", "-", r["service"].lower()).strip("-") or "unknown"
+        if svc not in files:
+            d = os.path.join(root, f"bench_{svc}-7d9f8b6c5-x2x9k_uid-{len(files)}", svc)
+            os.makedirs(d)
+            files[svc] = []
+        s, ns = divmod(r["ts"], 1_000_000_000)
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + f".{ns:09d}Z"
+        msg = r["message"].replace("\n", " ")
+        files[svc].append(f"{ts} stdout F {msg}\n")
+    for svc, lines in files.items():
+        d = next(e.path for e in os.scandir(root) if e.name.startswith(f"bench_{svc}-7d9f8b6c5"))
+        with open(os.path.join(d, svc, "0.log"), "w") as f:
+            f.write("".join(lines))
+
+
 def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -147,10 +171,14 @@ def run_protocol(lode, proto, records, batch_size, connections):
     s.bind(("127.0.0.1", 0))
     syslog_port = s.getsockname()[1]
     s.close()
+    pods = os.path.join(work, "pods")
+    os.makedirs(pods)
+    extra = ["--files", os.path.join(pods, "*/*/*.log")] if proto == "files-serve" else []
     proc = subprocess.Popen([lode, "serve", "--data", os.path.join(work, "data"), "--http",
                              f"127.0.0.1:{port}", "--syslog-tcp", f"127.0.0.1:{syslog_port}",
-                             "--log-level", "warn"],
+                             "--log-level", "warn", *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    agent = None
     try:
         for _ in range(100):
             try:
@@ -163,9 +191,20 @@ def run_protocol(lode, proto, records, batch_size, connections):
         batches = [records[i:i + batch_size] for i in range(0, len(records), batch_size)]
         if proto == "syslog-tcp":
             payloads = [syslog_frames(b) for b in batches]
+        elif proto.startswith("files"):
+            payloads = []
         else:
             payloads = [bodies(proto, b) for b in batches]
-        cpu0, t0 = cpu_seconds(proc.pid), time.time()
+        if proto == "files-agent":
+            agent = subprocess.Popen(
+                [lode, "agent", "--url", f"http://127.0.0.1:{port}", "--path",
+                 os.path.join(pods, "*/*/*.log"), "--state-dir", os.path.join(work, "agent"),
+                 "--log-level", "warn"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+        pids = [proc.pid] + ([agent.pid] if agent else [])
+        cpu0, t0 = sum(cpu_seconds(p) for p in pids), time.time()
+        if proto.startswith("files"):
+            write_pod_logs(pods, records)
 
         def send(chunk):
             if proto == "syslog-tcp":
@@ -193,9 +232,12 @@ def run_protocol(lode, proto, records, batch_size, connections):
             if total >= len(records):
                 break
             time.sleep(0.05)
-        wall, cpu = time.time() - t0, cpu_seconds(proc.pid) - cpu0
+        wall, cpu = time.time() - t0, sum(cpu_seconds(p) for p in pids) - cpu0
         return {"protocol": proto, "records": total, "wall": wall, "cpu": cpu}
     finally:
+        if agent:
+            agent.terminate()
+            agent.wait(timeout=60)
         proc.terminate()
         proc.wait(timeout=60)
         subprocess.run(["rm", "-rf", work])
@@ -207,17 +249,19 @@ def main():
     ap.add_argument("--lines", type=int, default=200_000)
     ap.add_argument("--batch", type=int, default=2000)
     ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--protocols", default="ndjson,loki-json,loki-protobuf,otlp-json,es-bulk,"
+                    "syslog-tcp,files-serve,files-agent",
+                    help="comma-separated; the first is the baseline of the ratios")
     args = ap.parse_args()
     lode = os.path.abspath(args.lode)
     records = load_records(lode, args.lines)
     results = [run_protocol(lode, p, records, args.batch, args.connections)
-               for p in ("ndjson", "loki-json", "loki-protobuf", "otlp-json", "es-bulk",
-                         "syslog-tcp")]
+               for p in args.protocols.split(",")]
     base = results[0]["records"] / results[0]["cpu"]
     now = datetime.datetime.now(datetime.timezone.utc)
     lines = [f"# Ingest per protocol, {now:%Y-%m-%dT%H:%M:%SZ}, {os.cpu_count()} cores, "
              f"{args.lines:,} records, batches of {args.batch}, {args.connections} connections",
-             "", "| protocol | records stored | records/s (wall) | records per server CPU-s | vs NDJSON |",
+             "", f"| protocol | records stored | records/s (wall) | records per server (+agent) CPU-s | vs {results[0]['protocol']} |",
              "|---|---|---|---|---|"]
     for r in results:
         per_cpu = r["records"] / r["cpu"] if r["cpu"] > 0 else float("nan")

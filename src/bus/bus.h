@@ -14,12 +14,12 @@
 namespace lode {
 
 struct BusStats {
-  uint64_t queued_bytes = 0;     // accepted, not yet stored
-  uint64_t budget_bytes = 0;     // above this, Publish pushes back
+  uint64_t queued_bytes = 0;  // accepted, not yet stored
+  uint64_t budget_bytes = 0;  // above this, Publish pushes back
   uint64_t published_batches = 0;
-  uint64_t rejected_batches = 0; // pushed back because the queue was full
+  uint64_t rejected_batches = 0;  // pushed back because the queue was full
   uint64_t stored_records = 0;
-  uint64_t failed_batches = 0;   // the store returned an error
+  uint64_t failed_batches = 0;  // the store returned an error
 };
 
 class Bus {
@@ -29,12 +29,14 @@ class Bus {
 
   virtual ~Bus() = default;
 
-  // Hands `batch` over for storage. On OK, `done` will be called exactly once,
-  // from another thread. Returns without calling `done`:
+  // Hands `batch` over for storage. On OK the batch has been moved from and
+  // `done` will be called exactly once, from another thread. Returns without
+  // calling `done`, and with `batch` left as it was (so the caller can retry
+  // it without keeping a copy):
   //   ResourceExhausted when the queue is over its budget (retry later),
   //   Unavailable when the bus is stopping.
   // Thread-safe.
-  virtual Status Publish(RecordBatch batch, DoneFn done) = 0;
+  virtual Status Publish(RecordBatch&& batch, DoneFn done) = 0;
 
   // Stops accepting, stores what was accepted, then returns. Idempotent.
   virtual void Stop() = 0;

@@ -13,9 +13,11 @@ InProcessBus::InProcessBus(LogStore* store, const Options& options)
   writer_ = std::thread([this] { Run(); });
 }
 
-InProcessBus::~InProcessBus() { Stop(); }
+InProcessBus::~InProcessBus() {
+  Stop();
+}
 
-Status InProcessBus::Publish(RecordBatch batch, DoneFn done) {
+Status InProcessBus::Publish(RecordBatch&& batch, DoneFn done) {
   uint64_t bytes = batch.ApproxBytes();
   {
     std::lock_guard lock(mu_);
@@ -24,9 +26,8 @@ Status InProcessBus::Publish(RecordBatch batch, DoneFn done) {
     // queue; otherwise it could never be stored.
     if (stats_.queued_bytes > 0 && stats_.queued_bytes + bytes > options_.budget_bytes) {
       ++stats_.rejected_batches;
-      return Status::ResourceExhausted("ingest queue full (" +
-                                       std::to_string(stats_.queued_bytes) + " of " +
-                                       std::to_string(options_.budget_bytes) +
+      return Status::ResourceExhausted("ingest queue full (" + std::to_string(stats_.queued_bytes) +
+                                       " of " + std::to_string(options_.budget_bytes) +
                                        " bytes queued); retry later");
     }
     stats_.queued_bytes += bytes;

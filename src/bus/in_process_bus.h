@@ -20,14 +20,14 @@ class InProcessBus final : public Bus {
     // How long the writer waits to gather more batches before a Write (and
     // its fsync). 0 syncs as soon as anything is queued.
     int64_t group_delay_us = 0;
-    size_t max_group_batches = 1024;       // at most this many batches per Write
+    size_t max_group_batches = 1024;  // at most this many batches per Write
   };
 
   // REQUIRES: store outlives the bus.
   InProcessBus(LogStore* store, const Options& options);
   ~InProcessBus() override;
 
-  Status Publish(RecordBatch batch, DoneFn done) override;
+  Status Publish(RecordBatch&& batch, DoneFn done) override;
   void Stop() override;
   BusStats Stats() const override;
 

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   lode::AddServeCommand(app, &exit_code);
   lode::AddGenCommand(app, &exit_code);
   lode::AddQueryCommand(app, &exit_code);
+  lode::AddAgentCommand(app, &exit_code);
   app.add_subcommand("version", "Print the version and exit.")->callback([] {
     std::cout << "lode " << lode::kVersion << "\n";
   });

@@ -22,6 +22,7 @@ struct ServeFlags {
   std::string queue_budget;
   std::string syslog_udp;
   std::string syslog_tcp;
+  std::vector<std::string> files;
 };
 
 int RunServe(const ServeFlags& f) {
@@ -37,6 +38,11 @@ int RunServe(const ServeFlags& f) {
   if (!f.http.empty()) config.http_listen = f.http;
   if (!f.syslog_udp.empty()) config.syslog_udp = f.syslog_udp;
   if (!f.syslog_tcp.empty()) config.syslog_tcp = f.syslog_tcp;
+  if (!f.files.empty()) {
+    FileInput in;  // defaults: format auto, service and instance from the path
+    in.paths = f.files;
+    config.file_inputs.push_back(std::move(in));
+  }
   if (!f.log_level.empty()) config.log_level = f.log_level;
   if (!f.max_body.empty()) {
     auto v = ParseByteSize(f.max_body);
@@ -103,6 +109,9 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--syslog-udp", flags->syslog_udp, "Receive syslog over UDP on HOST:PORT");
   cmd->add_option("--syslog-tcp", flags->syslog_tcp,
                   "Receive syslog over TCP on HOST:PORT (LF or octet-counted framing)");
+  cmd->add_option("--files", flags->files,
+                  "Tail files matching this glob (repeatable), e.g. '/var/log/pods/*/*/*.log'; "
+                  "the config's files: section gives more control (docs/FILES.md)");
   cmd->add_option("--log-level", flags->log_level,
                   "trace, debug, info, warn, error (default info)");
   cmd->add_option("--max-body", flags->max_body, "Largest request body, e.g. 64MiB");

@@ -14,6 +14,7 @@ struct SourceCounters {
   std::atomic<uint64_t> pushed_back{0};  // times the queue was full (429; TCP reads paused)
   std::atomic<uint64_t> failed{0};       // batches that could not be stored
   std::atomic<uint64_t> dropped{0};      // records lost because the queue was full (UDP)
+  std::atomic<uint64_t> replayed{0};     // repeated requests answered from the idempotency cache
 };
 
 }  // namespace lode

@@ -18,7 +18,7 @@ namespace asio = boost::asio;
 // A bus that stores in memory and can be made to look full.
 class FakeBus : public Bus {
  public:
-  Status Publish(RecordBatch batch, DoneFn done) override {
+  Status Publish(RecordBatch&& batch, DoneFn done) override {
     if (full_) return Status::ResourceExhausted("full");
     {
       std::lock_guard lock(mu_);

@@ -214,7 +214,52 @@ void LodeApi::Register() {
   }
 }
 
+// A request with an Idempotency-Key runs once per tenant and key: repeats get
+// the first successful answer (marked Idempotent-Replayed) without storing
+// anything, and a repeat while the first still runs gets 409 (retry later).
 asio::awaitable<HttpResponse> LodeApi::Ingest(HttpRequest& req) {
+  std::string_view key_header = req["Idempotency-Key"];
+  if (key_header.empty()) co_return co_await IngestBody(req);
+  if (key_header.size() > 256) {
+    co_return ErrorResponse(
+        req, Status::InvalidArgument("header Idempotency-Key: longer than 256 characters"));
+  }
+  auto tenant = TenantOf(req);
+  if (!tenant.ok()) co_return ErrorResponse(req, tenant.status());
+  std::string key = *tenant + '\n' + std::string(key_header);
+  IdempotencyCache::Outcome first = idempotency_.Begin(key);
+  if (first.state == IdempotencyCache::State::kDone) {
+    ++http_.replayed;
+    HttpResponse res =
+        JsonResponse(req, static_cast<http::status>(first.status), std::move(first.body));
+    res.set("Idempotent-Replayed", "true");
+    co_return res;
+  }
+  if (first.state == IdempotencyCache::State::kInProgress) {
+    HttpResponse res = JsonResponse(
+        req, http::status::conflict,
+        R"({"error":"a request with this Idempotency-Key is still running; retry later","code":"CONFLICT"})");
+    res.set(http::field::retry_after, "1");
+    co_return res;
+  }
+  // Whatever happens below, the key is released unless the answer was kept.
+  struct Release {
+    IdempotencyCache* cache;
+    const std::string& key;
+    bool kept = false;
+    ~Release() {
+      if (!kept) cache->Abandon(key);
+    }
+  } release{&idempotency_, key};
+  HttpResponse res = co_await IngestBody(req);
+  if (res.result() == http::status::ok) {
+    idempotency_.Finish(key, static_cast<int>(res.result_int()), res.body());
+    release.kept = true;
+  }
+  co_return res;
+}
+
+asio::awaitable<HttpResponse> LodeApi::IngestBody(HttpRequest& req) {
   ++http_.requests;
   http_.bytes += req.body().size();
   auto tenant = TenantOf(req);
@@ -798,6 +843,9 @@ asio::awaitable<HttpResponse> LodeApi::Metrics(HttpRequest& req) {
   family("lode_ingest_dropped_records_total",
          "Records lost because the queue was full (UDP only: it cannot push back).",
          &SourceCounters::dropped);
+  family("lode_ingest_replayed_requests_total",
+         "Repeated requests (same Idempotency-Key) answered without storing again.",
+         &SourceCounters::replayed);
   BusStats bus = bus_->Stats();
   AppendMetric(&out, "lode_bus_queued_bytes", "Bytes accepted and not yet stored.", "gauge", "",
                bus.queued_bytes);

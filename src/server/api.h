@@ -1,6 +1,7 @@
 // LodeApi: the HTTP endpoints of the single-node server.
 //
 //   POST /api/v1/logs       ingest JSON object / array / NDJSON / text
+//                           (Idempotency-Key: a repeated request is answered, not stored again)
 //   POST /api/v1/cloudwatch a CloudWatch Logs subscription payload (JSON or gzip)
 //   POST /api/v1/firehose   Firehose HTTP endpoint delivery of such payloads
 //   POST /v1/logs           OTLP/HTTP logs, protobuf or JSON
@@ -29,6 +30,7 @@
 #include "pattern/pattern_index.h"
 #include "pipeline/log_body.h"
 #include "server/http_server.h"
+#include "server/idempotency.h"
 #include "storage/log_store.h"
 #include "storage/segment_store.h"
 
@@ -59,6 +61,7 @@ class LodeApi {
 
  private:
   boost::asio::awaitable<HttpResponse> Ingest(HttpRequest& req);
+  boost::asio::awaitable<HttpResponse> IngestBody(HttpRequest& req);
   // CloudWatch Logs subscription payloads: one posted by a forwarder
   // (Lambda), or a Firehose HTTP endpoint delivery of many.
   boost::asio::awaitable<HttpResponse> CloudWatch(HttpRequest& req);
@@ -79,6 +82,7 @@ class LodeApi {
   SegmentStore* segments_;
   ApiOptions options_;
   SourceCounters http_;
+  IdempotencyCache idempotency_{IdempotencyCache::Options{}};
   SourceCounters cloudwatch_;
   SourceCounters otlp_;
   SourceCounters elasticsearch_;

@@ -65,6 +65,19 @@ Result<std::unique_ptr<LodeServer>> LodeServer::Start(const ServerConfig& config
                             : " tcp " + sy.tcp_host + ":" + std::to_string(s->syslog_->tcp_port()));
   }
 
+  if (!config.file_inputs.empty()) {
+    FileSource::Options fo;
+    fo.tailer.inputs = config.file_inputs;
+    fo.tailer.max_line_bytes = config.max_line_bytes;
+    fo.positions_path = config.files_positions.empty() ? config.data_dir + "/file_positions.json"
+                                                       : config.files_positions;
+    fo.tenant = config.files_tenant;
+    fo.poll_interval_ns = config.files_poll_interval_ns;
+    LODE_ASSIGN_OR_RETURN(s->files_, FileSource::Start(fo, s->bus_.get()));
+    spdlog::info("lode: tailing files of {} input(s), positions in {}", config.file_inputs.size(),
+                 fo.positions_path);
+  }
+
   s->http_ = std::make_unique<HttpServer>(ho);
   ApiOptions ao;
   ao.body_limits.max_line_bytes = config.max_line_bytes;
@@ -74,6 +87,7 @@ Result<std::unique_ptr<LodeServer>> LodeServer::Start(const ServerConfig& config
     ao.extra_sources = {{"syslog_udp", &s->syslog_->udp_counters()},
                         {"syslog_tcp", &s->syslog_->tcp_counters()}};
   }
+  if (s->files_) ao.extra_sources.emplace_back("file", &s->files_->counters());
   LokiApiOptions lo;
   lo.max_limit = static_cast<size_t>(std::max(1, config.query_max_entries));
   lo.max_decoded_bytes = config.max_decoded_bytes;
@@ -98,11 +112,13 @@ void LodeServer::Stop() {
   // Order matters: no new requests, then store what was accepted, then close.
   if (http_) http_->Stop();
   if (syslog_) syslog_->Stop();
+  if (files_) files_->Stop();
   if (bus_) bus_->Stop();
   api_.reset();
   loki_.reset();
   http_.reset();
   bus_.reset();
+  files_.reset();
   syslog_.reset();  // after the bus: its last callbacks post to the syslog I/O context
   engine_.reset();
   store_.reset();

@@ -13,6 +13,7 @@
 #include "server/loki_api.h"
 #include "server/server_config.h"
 #include "storage/segment_store.h"
+#include "tail/file_source.h"
 
 namespace lode {
 
@@ -41,6 +42,7 @@ class LodeServer {
   std::unique_ptr<logql::Engine> engine_;
   std::unique_ptr<InProcessBus> bus_;
   std::unique_ptr<SyslogServer> syslog_;  // null when syslog is off
+  std::unique_ptr<FileSource> files_;     // null when no files are tailed
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<LodeApi> api_;
   std::unique_ptr<LokiApi> loki_;

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "parse/duration.h"
+#include "tail/file_input_config.h"
 
 namespace lode {
 
@@ -139,6 +140,15 @@ Status LoadConfigFile(const std::string& path, ServerConfig* c) {
         {"tcp", String(&c->syslog_tcp)},
         {"tenant", String(&c->syslog_tenant)},
         {"max_message_bytes", Bytes(&c->syslog_max_message_bytes)}}},
+      {"files",
+       {{"inputs",
+         [c](const YAML::Node& n) {
+           c->file_inputs.clear();
+           return ParseFileInputs(n, &c->file_inputs);
+         }},
+        {"positions", String(&c->files_positions)},
+        {"tenant", String(&c->files_tenant)},
+        {"poll_interval", Duration(&c->files_poll_interval_ns)}}},
       {"patterns",
        {{"enabled", Bool(&c->patterns_enabled)}, {"warmup", Duration(&c->patterns_warmup_ns)}}},
       {"query",

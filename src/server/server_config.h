@@ -30,6 +30,11 @@
 //     tcp: ""                  # HOST:PORT for TCP (LF or octet-counted framing)
 //     tenant: default          # the tenant syslog records are stored under
 //     max_message_bytes: 64KiB
+//   files:                     # tail log files (docs/FILES.md)
+//     inputs: []               # see tail/file_input_config.h; [] = off
+//     positions: ""            # read positions; default <data_dir>/file_positions.json
+//     tenant: default
+//     poll_interval: 250ms
 //   patterns:
 //     enabled: true            # mine message templates at ingest (docs/PATTERNS.md)
 //     warmup: 1h               # templates first seen later than this after a
@@ -45,8 +50,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
+#include "tail/file_tailer.h"
 
 namespace lode {
 
@@ -73,6 +80,10 @@ struct ServerConfig {
   std::string syslog_tcp;
   std::string syslog_tenant = "default";
   uint64_t syslog_max_message_bytes = 64ull << 10;
+  std::vector<FileInput> file_inputs;
+  std::string files_positions;  // empty: <data_dir>/file_positions.json
+  std::string files_tenant = "default";
+  int64_t files_poll_interval_ns = 250'000'000;
   bool patterns_enabled = true;
   int64_t patterns_warmup_ns = 3'600'000'000'000;
   int64_t query_timeout_ns = 120'000'000'000;
