@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # `make run`: start lode serve on 127.0.0.1:8080 with ./data, feed it a
-# simulated fleet, print what to try. Ctrl-C stops both.
+# simulated fleet through several protocols at once, print what to try.
+# Ctrl-C stops the server and every feeder.
 set -euo pipefail
 LODE=${1:-build/lode}
 ADDR=${LODE_ADDR:-127.0.0.1:8080}
 DATA=${LODE_DATA:-./data}
 RATE=${LODE_RATE:-2000}
+SYSLOG_TCP=${LODE_SYSLOG_TCP:-127.0.0.1:1514}  # 1514: the unprivileged syslog port
+LOGS=${LODE_LOGS:-./run-logs}  # container log files written by the fleet, and the agent's state
 
-"$LODE" serve --data "$DATA" --http "$ADDR" &
+"$LODE" serve --data "$DATA" --http "$ADDR" --syslog-tcp "$SYSLOG_TCP" &
 SERVE_PID=$!
-GEN_PID=""
+GEN_PIDS=()
 cleanup() {
   trap - INT TERM EXIT
-  [ -n "$GEN_PID" ] && kill "$GEN_PID" 2>/dev/null || true
+  for pid in "${GEN_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   kill -TERM "$SERVE_PID" 2>/dev/null || true
   wait 2>/dev/null || true
   echo "lode stopped; data kept in $DATA"
@@ -25,12 +28,38 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-"$LODE" gen --url "http://$ADDR" --count 0 --rate "$RATE" --quiet &
-GEN_PID=$!
+# The fleet, split over the protocols Lode ingests: each feeder sends its share of $RATE with
+# its own seed (so its own instances), live-timestamped, in batches of about a quarter second.
+PROTOCOLS=(http loki otlp es syslog-tcp)
+FEEDS=$(( ${#PROTOCOLS[@]} + 1 ))  # + the files feeder
+SHARE=$(( RATE / FEEDS > 0 ? RATE / FEEDS : 1 ))
+BATCH=$(( SHARE / 4 > 0 ? SHARE / 4 : 1 ))
+seed=1
+for protocol in "${PROTOCOLS[@]}"; do
+  url="http://$ADDR"
+  if [ "$protocol" = syslog-tcp ]; then url="$SYSLOG_TCP"; fi
+  "$LODE" gen --protocol "$protocol" --url "$url" --count 0 --rate "$SHARE" --batch "$BATCH" \
+    --seed "$seed" --quiet &
+  GEN_PIDS+=($!)
+  seed=$((seed + 1))
+done
+# Files: the fleet writes Kubernetes container logs (CRI, /var/log/pods layout, rotated at
+# 10 MiB) under $LOGS/pods, and `lode agent` tails them and ships them to the server.
+mkdir -p "$LOGS"
+"$LODE" gen --protocol files --dir "$LOGS/pods" --count 0 --rate "$SHARE" --batch "$BATCH" \
+  --seed "$seed" --quiet &
+GEN_PIDS+=($!)
+"$LODE" agent --url "http://$ADDR" --path "$LOGS/pods/*/*/*.log" --state-dir "$LOGS/agent-state" \
+  --log-level warn &
+GEN_PIDS+=($!)
+FEEDERS="${PROTOCOLS[*]} files"
 
 cat <<MSG
 
-Lode is running on http://$ADDR (data in $DATA), fed by a simulated fleet at $RATE lines/s.
+Lode is running on http://$ADDR (data in $DATA), with syslog over TCP on $SYSLOG_TCP.
+A simulated fleet feeds it $RATE lines/s, $SHARE lines/s over each of: $FEEDERS
+(lode gen --protocol ...: NDJSON, Loki push, OTLP/HTTP, Elasticsearch bulk, RFC 5424 syslog,
+and Kubernetes container log files under $LOGS/pods, shipped by lode agent).
 Try:
 
   # the example record from the design, then find it
@@ -48,8 +77,13 @@ Try:
   # the Loki API, as Grafana uses it (add http://$ADDR as a Loki data source)
   curl -s -G http://$ADDR/loki/api/v1/query --data-urlencode 'query=sum by (level) (count_over_time({}[5m]))'
   curl -s http://$ADDR/loki/api/v1/label/service/values
-  # what the server counted
-  curl -s http://$ADDR/metrics
+  # records per protocol (source), and a syslog line of your own
+  curl -s -G http://$ADDR/loki/api/v1/query --data-urlencode 'query=sum by (source) (count_over_time({}[5m]))'
+  logger -n ${SYSLOG_TCP%:*} -P ${SYSLOG_TCP##*:} -T --octet-count --rfc5424 -t payments -p local3.warning "charge 42 declined"
+  # container logs from the files, by namespace (attributes from the /var/log/pods path)
+  $LODE query --url http://$ADDR --since 5m 'sum by (namespace) (count_over_time({source="k8s"}[5m]))' --instant
+  # what the server counted, per source
+  curl -s http://$ADDR/metrics | grep lode_ingest_accepted_records_total
 
 Press Ctrl-C to stop.
 MSG

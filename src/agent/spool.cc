@@ -37,7 +37,7 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir) {
   LODE_ASSIGN_OR_RETURN(auto names, env->ListDir(dir));
   for (const auto& name : names) {
     uint64_t seq = 0;
-    if (name.ends_with(".tmp")) {
+    if (name.find(".tmp") != std::string::npos) {  // WriteFileAtomic's <name>.tmp.<pid>.<n>
       LODE_RETURN_IF_ERROR(env->RemoveFile(dir + "/" + name));
       continue;
     }
@@ -53,13 +53,20 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir) {
 
 Result<uint64_t> Spool::Push(std::string_view body, uint64_t records, std::string_view checkpoint) {
   const uint64_t seq = next_seq_;
+  // The header is one line: the checkpoint goes in minified (and so checked).
+  simdjson::dom::parser parser;
+  simdjson::dom::element cp;
+  if (parser.parse(simdjson::padded_string(checkpoint)).get(cp)) {
+    return Status::InvalidArgument("spool: the checkpoint is not valid JSON");
+  }
+  const std::string compact = simdjson::minify(cp);
   std::string data;
   data.reserve(body.size() + checkpoint.size() + 64);
   JsonWriter w(&data);
   w.BeginObject();
   w.Key("seq").Uint(seq);
   w.Key("records").Uint(records);
-  w.Key("checkpoint").Raw(checkpoint);
+  w.Key("checkpoint").Raw(compact);
   w.EndObject();
   data.push_back('\n');
   data.append(body);
@@ -126,10 +133,16 @@ Status Spool::Reject(uint64_t seq) {
   return Status::OK();
 }
 
-Result<std::string> Spool::NewestCheckpoint() const {
-  if (seqs_.empty()) return std::string();
-  LODE_ASSIGN_OR_RETURN(Batch b, Read(seqs_.back().first));
-  return std::move(b.checkpoint);
+Result<std::string> Spool::NewestCheckpoint() {
+  while (!seqs_.empty()) {
+    const uint64_t seq = seqs_.back().first;
+    auto b = Read(seq);
+    if (b.ok()) return std::move(b->checkpoint);
+    if (b.status().code() != StatusCode::kCorruption) return b.status();
+    spdlog::error("lode agent: {}; moved to {}/rejected/", b.status().message(), dir_);
+    LODE_RETURN_IF_ERROR(Reject(seq));
+  }
+  return std::string();
 }
 
 }  // namespace lode

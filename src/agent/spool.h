@@ -6,8 +6,8 @@
 //
 // The checkpoint travels with the batch so that restarts are exact: the
 // agent resumes tailing from the newest spooled batch's checkpoint (the lines
-// of every spooled batch are already on disk here), and the positions file is
-// only the checkpoint of the last acknowledged batch.
+// of every spooled batch are already on disk here), and the positions file
+// holds the sequence number and checkpoint of the last acknowledged batch.
 #pragma once
 
 #include <algorithm>
@@ -43,8 +43,9 @@ class Spool {
   Status Pop(uint64_t seq);
   // Moves batch `seq` to <dir>/rejected/ (the server refused it for good).
   Status Reject(uint64_t seq);
-  // The checkpoint of the newest batch; empty when the spool is empty.
-  Result<std::string> NewestCheckpoint() const;
+  // The checkpoint of the newest batch; empty when the spool is empty. A
+  // damaged newest batch is moved to rejected/ (and logged) first.
+  Result<std::string> NewestCheckpoint();
 
   uint64_t bytes() const { return bytes_; }
   size_t batches() const { return seqs_.size(); }

@@ -52,8 +52,14 @@ Status ParseOne(const YAML::Node& node, FileInput* in) {
       if (!v.IsMap()) {
         s = Status::InvalidArgument("expected a mapping of names to values");
       } else {
-        for (const auto& l : v)
+        for (const auto& l : v) {
+          if (!l.second.IsScalar()) {
+            s = Status::InvalidArgument("label \"" + l.first.as<std::string>() +
+                                        "\": expected a string value");
+            break;
+          }
           in->labels.push_back({l.first.as<std::string>(), l.second.as<std::string>()});
+        }
       }
     } else if (key == "start_at") {
       std::string w;
@@ -68,7 +74,11 @@ Status ParseOne(const YAML::Node& node, FileInput* in) {
       } else {
         for (const auto& m : v) {
           const std::string mk = m.first.as<std::string>();
-          std::string text = m.second.IsScalar() ? m.second.as<std::string>() : "";
+          if (!m.second.IsScalar()) {
+            s = Status::InvalidArgument("multiline." + mk + ": expected a single value");
+            break;
+          }
+          std::string text = m.second.as<std::string>();
           if (mk == "start") {
             in->multiline_start = text;
           } else if (mk == "max_lines") {

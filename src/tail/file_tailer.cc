@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <glob.h>
+#include <simdjson.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -66,6 +67,43 @@ Status ReadAt(int fd, uint64_t offset, size_t n, std::string* out, size_t paddin
   return Status::OK();
 }
 
+// Replaces each byte that is not part of a valid UTF-8 sequence with U+FFFD,
+// as the JSON the records travel in (and queries answer in) must be UTF-8.
+// Only a line's assembled text is converted: a CRI or Docker piece may end
+// in the middle of a character that the next piece completes.
+void MakeValidUtf8(std::string* text) {
+  if (simdjson::validate_utf8(text->data(), text->size())) return;
+  std::string out;
+  out.reserve(text->size() + 16);
+  const auto* p = reinterpret_cast<const unsigned char*>(text->data());
+  const size_t n = text->size();
+  for (size_t i = 0; i < n;) {
+    unsigned char c = p[i];
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 0;
+    bool ok = len > 0 && i + len <= n;
+    for (size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
+    if (ok && len > 1) {
+      // No overlong forms, surrogates or code points above U+10FFFF.
+      uint32_t cp = len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+      for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (p[i + k] & 0x3F);
+      ok = (len == 2 && cp >= 0x80) || (len == 3 && cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) ||
+           (len == 4 && cp >= 0x10000 && cp <= 0x10FFFF);
+    }
+    if (ok) {
+      out.append(text->data() + i, len);
+      i += len;
+    } else {
+      out.append("\xEF\xBF\xBD");
+      i += 1;
+    }
+  }
+  *text = std::move(out);
+}
+
 uint32_t Fingerprint(int fd, uint64_t len) {
   std::string buf;
   if (!ReadAt(fd, 0, len, &buf, 0).ok() || buf.size() < len) return 0;
@@ -76,6 +114,7 @@ uint32_t Fingerprint(int fd, uint64_t len) {
 
 struct FileTailer::Saved {
   std::string path;
+  std::string real_path;  // with symlinks resolved (/var/log/containers → /var/log/pods)
   uint64_t offset = 0;
   uint64_t fp_len = 0;
   uint32_t fp = 0;
@@ -84,6 +123,7 @@ struct FileTailer::Saved {
 
 struct FileTailer::Tracked {
   std::string path;
+  std::string real_path;
   size_t input = 0;
   uint64_t dev = 0, ino = 0;
   int fd = -1;
@@ -153,6 +193,8 @@ Result<std::unique_ptr<FileTailer>> FileTailer::Create(const TailerOptions& opti
           "file positions: an entry lacks path, dev, ino, offset, fp or state");
     }
     saved->path = path;
+    std::string_view real;
+    saved->real_path = f["real_path"].get_string().get(real) ? saved->path : std::string(real);
     saved->fp = static_cast<uint32_t>(fp);
     saved->state = simdjson::minify(state);
     t->saved_[{dev, ino}] = std::move(saved);
@@ -169,6 +211,12 @@ void FileTailer::Follow(const std::string& path, size_t input, uint64_t dev, uin
   }
   auto t = std::make_unique<Tracked>();
   t->path = path;
+  if (char* real = realpath(path.c_str(), nullptr)) {
+    t->real_path = real;
+    free(real);
+  } else {
+    t->real_path = path;
+  }
   t->input = input;
   t->dev = dev;
   t->ino = ino;
@@ -239,6 +287,13 @@ void FileTailer::Scan(int64_t now_ns) {
         for (size_t k = 0; k < g.gl_pathc; ++k) {
           std::string path = g.gl_pathv[k];
           if (IsCompressed(path)) continue;
+          if (!simdjson::validate_utf8(path.data(), path.size())) {
+            // Records and checkpoints are JSON, which cannot name it.
+            if (warned_paths_.insert(path).second) {
+              spdlog::warn("lode files: skipping \"{}\": its name is not UTF-8", path);
+            }
+            continue;
+          }
           bool excluded = false;
           for (const auto& ex : in.exclude) excluded |= fnmatch(ex.c_str(), path.c_str(), 0) == 0;
           struct stat st {};
@@ -278,10 +333,14 @@ void FileTailer::Scan(int64_t now_ns) {
     // Files that were followed when the checkpoint was taken and have been
     // rotated away since: find them by inode beside their old name, finish them.
     for (auto& [id, saved] : saved_) {
-      std::string dir = DirName(saved->path);
-      auto names = Env::Default()->ListDir(dir);
+      // Rotated files stay beside the real file (a /var/log/containers
+      // symlink points into the pod's directory).
+      std::vector<std::string> dirs = {DirName(saved->real_path)};
+      if (DirName(saved->path) != dirs[0]) dirs.push_back(DirName(saved->path));
       bool finished = false;
-      if (names.ok()) {
+      for (const auto& dir : dirs) {
+        auto names = Env::Default()->ListDir(dir);
+        if (!names.ok() || finished) continue;
         for (const auto& name : *names) {
           std::string path = dir + "/" + name;
           struct stat st {};
@@ -331,6 +390,7 @@ void FileTailer::Emit(Tracked& t, std::vector<AssembledEntry>& entries, int64_t 
     r.instance = t.instance;
     FileFormat f = t.assembler->format();
     r.source = t.kubernetes ? "k8s" : f == FileFormat::kDocker ? "docker" : "file";
+    MakeValidUtf8(&e.text);
     r.level = LevelFromMessage(e.text);
     r.message = std::move(e.text);
     r.attributes = t.attributes;
@@ -368,8 +428,9 @@ bool FileTailer::ReadFile(Tracked& t, int64_t now_ns, std::vector<Record>* out, 
   const size_t padding = simdjson::SIMDJSON_PADDING;
   bool grew = false;
   while (out->size() < max_records && *out_bytes < max_bytes && t.offset < size) {
-    size_t want =
-        static_cast<size_t>(std::min<uint64_t>(options_.read_chunk_bytes, size - t.offset));
+    // A chunk holds a whole line of max_line_bytes and its "\n", or shows the line is longer.
+    size_t want = static_cast<size_t>(std::min<uint64_t>(
+        std::max(options_.read_chunk_bytes, options_.max_line_bytes + 1), size - t.offset));
     if (!ReadAt(t.fd, t.offset, want, &buf_, padding).ok()) break;
     std::string_view data(buf_.data(), buf_.size() - padding);
     if (data.empty()) break;
@@ -383,7 +444,7 @@ bool FileTailer::ReadFile(Tracked& t, int64_t now_ns, std::vector<Record>* out, 
         size_t rest = data.size() - pos;
         bool finished = t.gone && now_ns - t.last_growth_ns >= options_.rotate_grace_ns &&
                         t.offset + rest == size;
-        if (rest < options_.max_line_bytes && !finished) break;
+        if (rest <= options_.max_line_bytes && !finished) break;
         line_end = next = pos + std::min(rest, options_.max_line_bytes);
       } else if (nl - pos > options_.max_line_bytes) {
         line_end = next = pos + options_.max_line_bytes;  // cut; the rest is the next line
@@ -453,6 +514,7 @@ std::string FileTailer::Checkpoint() const {
   for (const auto& t : files_) {
     w.BeginObject();
     w.Key("path").String(t->path);
+    w.Key("real_path").String(t->real_path);
     w.Key("dev").Uint(t->dev);
     w.Key("ino").Uint(t->ino);
     w.Key("offset").Uint(t->offset);
@@ -466,6 +528,7 @@ std::string FileTailer::Checkpoint() const {
   for (const auto& [id, s] : saved_) {
     w.BeginObject();
     w.Key("path").String(s->path);
+    w.Key("real_path").String(s->real_path);
     w.Key("dev").Uint(id.first);
     w.Key("ino").Uint(id.second);
     w.Key("offset").Uint(s->offset);

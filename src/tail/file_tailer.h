@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -114,7 +115,8 @@ class FileTailer {
   int64_t last_scan_ns_ = 0;
   size_t next_file_ = 0;  // round-robin start
   TailerStats stats_;
-  std::string buf_;  // read buffer
+  std::string buf_;                     // read buffer
+  std::set<std::string> warned_paths_;  // skipped paths already logged
 };
 
 }  // namespace lode

@@ -1,8 +1,40 @@
 #include "tail/line_assembler.h"
 
+#include "ingest/cloudwatch.h"  // DecodeBase64
 #include "tail/container_format.h"
 
 namespace lode {
+
+namespace {
+
+// Held text is kept in checkpoints as base64: it is any bytes (a Latin-1 log,
+// a UTF-8 character split between two CRI pieces), and JSON strings are not.
+std::string EncodeBase64(std::string_view in) {
+  static constexpr char kChars[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= in.size(); i += 3) {
+    uint32_t v = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
+                 static_cast<uint8_t>(in[i + 2]);
+    out.push_back(kChars[v >> 18]);
+    out.push_back(kChars[(v >> 12) & 63]);
+    out.push_back(kChars[(v >> 6) & 63]);
+    out.push_back(kChars[v & 63]);
+  }
+  if (i < in.size()) {
+    uint32_t v = static_cast<uint8_t>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<uint8_t>(in[i + 1]) << 8;
+    out.push_back(kChars[v >> 18]);
+    out.push_back(kChars[(v >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? kChars[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string_view FileFormatName(FileFormat f) {
   switch (f) {
@@ -69,6 +101,7 @@ void LineAssembler::Feed(std::string_view line, int64_t now_ns, std::vector<Asse
   if (cl.partial || s.in_partial) {
     if (!s.in_partial) {
       s.in_partial = true;
+      s.partial_cut = false;
       s.partial_ts = cl.timestamp_ns;
       s.partial.clear();
     }
@@ -77,10 +110,12 @@ void LineAssembler::Feed(std::string_view line, int64_t now_ns, std::vector<Asse
     while (s.partial.size() >= options_.max_bytes) {
       TakeLine(s, s.partial_ts, std::string_view(s.partial).substr(0, options_.max_bytes), {}, out);
       s.partial.erase(0, options_.max_bytes);
+      s.partial_cut = true;
     }
     if (!cl.partial) {
       s.in_partial = false;
-      if (!s.partial.empty() || cl.content.empty()) {
+      // What is left is the line's end; nothing left after cut pieces is no line.
+      if (!s.partial.empty() || !s.partial_cut) {
         std::string whole = std::move(s.partial);
         s.partial.clear();
         TakeLine(s, s.partial_ts, whole, {}, out);
@@ -159,11 +194,12 @@ void LineAssembler::SaveState(JsonWriter* w) const {
     w->BeginObject();
     w->Key("name").String(s.name);
     if (s.in_partial) {
-      w->Key("partial").String(s.partial);
+      w->Key("partial").String(EncodeBase64(s.partial));
+      w->Key("partial_cut").Bool(s.partial_cut);
       w->Key("partial_ts").Int(s.partial_ts);
     }
     if (s.in_entry) {
-      w->Key("entry").String(s.entry);
+      w->Key("entry").String(EncodeBase64(s.entry));
       w->Key("entry_ts").Int(s.entry_ts);
       w->Key("entry_lines").Int(s.entry_lines);
     }
@@ -190,20 +226,27 @@ Status LineAssembler::RestoreState(simdjson::dom::element state, int64_t now_ns)
     Stream& s = StreamFor(name);
     s.last_ns = now_ns;
     if (!e["partial"].get_string().get(text)) {
-      s.in_partial = true;
-      s.partial = text;
       int64_t ts = 0;
-      if (e["partial_ts"].get_int64().get(ts))
+      if (e["partial_ts"].get_int64().get(ts)) {
         return Status::Corruption("assembler state: partial_ts");
+      }
+      auto decoded = DecodeBase64(text);
+      if (!decoded.ok()) return Status::Corruption("assembler state: partial: not base64");
+      s.in_partial = true;
+      s.partial = std::move(*decoded);
       s.partial_ts = ts;
+      bool cut = false;
+      if (!e["partial_cut"].get_bool().get(cut)) s.partial_cut = cut;
     }
     if (!e["entry"].get_string().get(text)) {
-      s.in_entry = true;
-      s.entry = text;
       int64_t ts = 0, lines = 0;
       if (e["entry_ts"].get_int64().get(ts) || e["entry_lines"].get_int64().get(lines)) {
         return Status::Corruption("assembler state: entry_ts/entry_lines");
       }
+      auto decoded = DecodeBase64(text);
+      if (!decoded.ok()) return Status::Corruption("assembler state: entry: not base64");
+      s.in_entry = true;
+      s.entry = std::move(*decoded);
       s.entry_ts = ts;
       s.entry_lines = static_cast<int>(lines);
     }

@@ -77,6 +77,7 @@ class LineAssembler {
     bool in_partial = false;
     int64_t partial_ts = 0;
     std::string partial;
+    bool partial_cut = false;  // pieces of this line were already given out (max_bytes)
     // Step 3: the multi-line entry so far.
     bool in_entry = false;
     int64_t entry_ts = 0;

@@ -191,8 +191,13 @@ def scenario_agent(lode, work):
     agent = Agent(lode, server.url, root, os.path.join(work, "agent-state"), tenant).start()
     try:
         pods.write(120)
-        time.sleep(0.5)
-        # 1. Killed mid-way; a file rotated by rename while it is down.
+        # Once the agent follows every file (a file renamed away before the
+        # agent ever saw it is not under the glob any more: nobody reads it)...
+        deadline = time.time() + 30
+        while len({r["service"] for r in all_records(server, tenant)}) < len(PODS):
+            check(time.time() < deadline, "the agent did not ship from every pod in 30 s")
+            time.sleep(0.1)
+        # 1. ...it is killed mid-way, and a file is rotated by rename while it is down.
         agent.kill()
         pods.write(40)
         pods.rotate_rename("checkout-7d9f8b6c5-x2x9k")
