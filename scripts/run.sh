@@ -10,7 +10,8 @@ RATE=${LODE_RATE:-2000}
 SYSLOG_TCP=${LODE_SYSLOG_TCP:-127.0.0.1:1514}  # 1514: the unprivileged syslog port
 LOGS=${LODE_LOGS:-./run-logs}  # container log files written by the fleet, and the agent's state
 
-"$LODE" serve --data "$DATA" --http "$ADDR" --syslog-tcp "$SYSLOG_TCP" &
+RULES=${LODE_RULES:-examples/rules.yaml}  # alert rules: notifications appear on this console
+"$LODE" serve --data "$DATA" --http "$ADDR" --syslog-tcp "$SYSLOG_TCP" --rules "$RULES" &
 SERVE_PID=$!
 GEN_PIDS=()
 cleanup() {
@@ -82,6 +83,10 @@ Try:
   logger -n ${SYSLOG_TCP%:*} -P ${SYSLOG_TCP##*:} -T --octet-count --rfc5424 -t payments -p local3.warning "charge 42 declined"
   # container logs from the files, by namespace (attributes from the /var/log/pods path)
   $LODE query --url http://$ADDR --since 5m 'sum by (namespace) (count_over_time({source="k8s"}[5m]))' --instant
+  # alerts (examples/rules.yaml: error bursts, Go panics, silent services); firing and
+  # resolved notifications also print on this console; edit the file, then reload it
+  curl -s http://$ADDR/api/v1/alerts
+  curl -s -XPOST http://$ADDR/api/v1/rules/reload
   # what the server counted, per source
   curl -s http://$ADDR/metrics | grep lode_ingest_accepted_records_total
 

@@ -18,6 +18,8 @@ PACKAGES=(
   # end-to-end tests and benchmarks
   python3 python3-websocket curl zstd ripgrep procps
   bsdutils rsyslog  # logger and rsyslogd: real syslog clients for tests/e2e/test_syslog.py
+  prometheus-alertmanager  # a real Alertmanager for tests/e2e/test_alerting.py (it starts
+                           # /usr/bin/prometheus-alertmanager itself; the system service is not used)
 )
 NAME=setup
 if [ "${1:-}" = "--bench" ]; then

@@ -34,6 +34,34 @@ void AppendNdjson(const Record& r, std::string* out) {
   out->push_back('\n');
 }
 
+// Appends `r` as one NDJSON line, or, when its JSON would be longer than
+// `max_line` (escaping can make a line of control characters six times its
+// size), as several records each holding a piece of the message, tagged
+// part="i/n", so the server's line limit never refuses a whole batch.
+void AppendWithinLimit(Record r, size_t max_line, std::string* out) {
+  const size_t mark = out->size();
+  AppendNdjson(r, out);
+  if (out->size() - mark <= max_line) return;
+  out->resize(mark);
+  const size_t piece = std::max<size_t>(1024, max_line / 8);  // ≤ 6x escaped, plus fields
+  const std::string message = std::move(r.message);
+  const size_t n = (message.size() + piece - 1) / piece;
+  for (size_t i = 0; i < n; ++i) {
+    Record p = r;
+    size_t begin = i * piece, end = std::min(message.size(), begin + piece);
+    // Cut on a UTF-8 character boundary.
+    while (end < message.size() && (static_cast<unsigned char>(message[end]) & 0xC0) == 0x80) ++end;
+    while (begin > 0 && begin < message.size() &&
+           (static_cast<unsigned char>(message[begin]) & 0xC0) == 0x80) {
+      ++begin;
+    }
+    if (begin >= end) continue;
+    p.message = message.substr(begin, end - begin);
+    p.attributes.push_back({"part", std::to_string(i + 1) + "/" + std::to_string(n)});
+    AppendNdjson(p, out);
+  }
+}
+
 std::string NewAgentId() {
   std::random_device rd;
   std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd());
@@ -64,6 +92,10 @@ Result<std::unique_ptr<Agent>> Agent::Start(const AgentOptions& options) {
     a->agent_id_ = NewAgentId();
     LODE_RETURN_IF_ERROR(env->WriteFileAtomic(id_path, a->agent_id_ + "\n"));
   }
+  // Keys are <agent id>-<run id>-<seq>: a batch keeps the key it was spooled
+  // with, and batches of this run can never collide with an earlier run's,
+  // even if the positions file (and so the last sequence number) was lost.
+  a->key_prefix_ = a->agent_id_ + "-" + NewAgentId().substr(0, 8) + "-";
 
   LODE_ASSIGN_OR_RETURN(a->spool_, Spool::Open(options.state_dir + "/spool"));
   // Resume after the newest spooled batch, else after the last acknowledged
@@ -156,12 +188,12 @@ void Agent::TailLoop() {
       continue;
     }
     body.clear();
-    for (const auto& r : records) AppendNdjson(r, &body);
+    for (auto& r : records) AppendWithinLimit(std::move(r), options_.max_line_bytes, &body);
     Status s;
     {
       std::lock_guard lock(mu_);
       idle_ = false;
-      auto seq = spool_->Push(body, records.size(), checkpoint);
+      auto seq = spool_->Push(body, records.size(), checkpoint, key_prefix_);
       s = seq.status();
     }
     if (!s.ok()) {
@@ -207,7 +239,8 @@ void Agent::SendLoop() {
     }
     std::vector<std::pair<std::string, std::string>> headers = {
         {"Content-Type", "application/x-ndjson"},
-        {"Idempotency-Key", agent_id_ + "-" + std::to_string(batch->seq)},
+        {"Idempotency-Key",
+         batch->key.empty() ? agent_id_ + "-" + std::to_string(batch->seq) : batch->key},
         {"User-Agent", "lode-agent"}};
     if (!options_.tenant.empty()) headers.emplace_back("X-Scope-OrgID", options_.tenant);
     auto res =
@@ -227,6 +260,12 @@ void Agent::SendLoop() {
       stats_.records_sent += batch->records - std::min(batch->records, rejected);
       ++stats_.batches_sent;
       Status s = SavePositions(*batch);
+      if (!s.ok()) {
+        // Keep the batch: resending it is answered from the server's memory
+        // of its key, and the positions get another chance.
+        if (!Sleep(options_.min_backoff_ns)) return;
+        continue;
+      }
       {
         std::lock_guard lock(mu_);
         s = spool_->Pop(batch->seq);

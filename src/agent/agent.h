@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,6 +43,10 @@ struct AgentOptions {
   int64_t min_backoff_ns = 100'000'000;
   int64_t max_backoff_ns = 30'000'000'000;
   int timeout_s = 30;
+  size_t max_line_bytes = 1 << 20;  // the server's http.max_line_bytes: longer records are split
+  // Called (from the tail thread) when the agent cannot go on, e.g. the
+  // spool cannot be written; `lode agent` then exits non-zero.
+  std::function<void()> on_fatal;
 };
 
 struct AgentStats {
@@ -66,6 +71,7 @@ class Agent {
   bool Drain(int64_t timeout_ns);
 
   const AgentStats& stats() const { return stats_; }
+  bool failed() const { return failed_; }
   TailerStats tailer_stats();
 
  private:
@@ -79,6 +85,8 @@ class Agent {
 
   AgentOptions options_;
   std::string agent_id_;
+  std::string key_prefix_;  // "<agent id>-<run id>-"
+  std::atomic<bool> failed_{false};
   std::string positions_path_;
   std::unique_ptr<FileTailer> tailer_;  // the tail thread's
   std::mutex tailer_mu_;                // for tailer_stats()

@@ -51,7 +51,8 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir) {
   return s;
 }
 
-Result<uint64_t> Spool::Push(std::string_view body, uint64_t records, std::string_view checkpoint) {
+Result<uint64_t> Spool::Push(std::string_view body, uint64_t records, std::string_view checkpoint,
+                             std::string_view key_prefix) {
   const uint64_t seq = next_seq_;
   // The header is one line: the checkpoint goes in minified (and so checked).
   simdjson::dom::parser parser;
@@ -66,6 +67,7 @@ Result<uint64_t> Spool::Push(std::string_view body, uint64_t records, std::strin
   w.BeginObject();
   w.Key("seq").Uint(seq);
   w.Key("records").Uint(records);
+  if (!key_prefix.empty()) w.Key("key").String(std::string(key_prefix) + std::to_string(seq));
   w.Key("checkpoint").Raw(compact);
   w.EndObject();
   data.push_back('\n');
@@ -94,6 +96,8 @@ Result<Spool::Batch> Spool::Read(uint64_t seq) const {
     return Status::Corruption("spool batch " + path + ": bad header");
   }
   b.checkpoint = simdjson::minify(cp);
+  std::string_view key;
+  if (!header["key"].get_string().get(key)) b.key = key;
   b.body = data.substr(nl + 1);
   return b;
 }

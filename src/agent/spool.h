@@ -28,14 +28,18 @@ class Spool {
     uint64_t records = 0;
     std::string checkpoint;
     std::string body;
+    std::string key;  // the request's Idempotency-Key ("" when none was given)
   };
 
   // Opens (creating) `dir` and lists what it holds; leftover temporary files
   // of an interrupted write are removed.
   static Result<std::unique_ptr<Spool>> Open(const std::string& dir);
 
-  // Writes a batch durably; it gets the next sequence number.
-  Result<uint64_t> Push(std::string_view body, uint64_t records, std::string_view checkpoint);
+  // Writes a batch durably; it gets the next sequence number, and (when
+  // key_prefix is not empty) the key key_prefix + seq, kept with it so a
+  // resend after a restart repeats the same key.
+  Result<uint64_t> Push(std::string_view body, uint64_t records, std::string_view checkpoint,
+                        std::string_view key_prefix = {});
   // The oldest batch, or nullopt when the spool is empty. A batch file that
   // does not parse is moved to rejected/ (and logged) on the way.
   Result<std::optional<Batch>> Front();

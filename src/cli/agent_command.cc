@@ -1,6 +1,7 @@
 // `lode agent`: tails log files and ships them to a Lode server (agent/agent.h).
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <iostream>
@@ -120,6 +121,7 @@ int RunAgent(const AgentFlags& f) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  o.on_fatal = [] { kill(getpid(), SIGTERM); };  // wakes sigwait below
   auto agent = Agent::Start(o);
   if (!agent.ok()) {
     spdlog::error("lode agent: {}", agent.status().message());
@@ -132,7 +134,7 @@ int RunAgent(const AgentFlags& f) {
   const AgentStats& st = (*agent)->stats();
   spdlog::info("lode agent: stopped; {} records sent, {} refused by the server, {} retries",
                st.records_sent.load(), st.records_rejected.load(), st.retries.load());
-  return 0;
+  return (*agent)->failed() ? 1 : 0;
 }
 
 }  // namespace

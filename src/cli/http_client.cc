@@ -3,7 +3,6 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
-
 #include <charconv>
 
 namespace lode {
@@ -34,8 +33,10 @@ Result<HttpUrl> HttpUrl::Parse(std::string_view url) {
     u.port = static_cast<uint16_t>(v);
     hostport = hostport.substr(0, colon);
   }
-  if (hostport.size() >= 2 && hostport.front() == '[') hostport = hostport.substr(1, hostport.size() - 2);
-  if (hostport.empty()) return Status::InvalidArgument("no host in URL \"" + std::string(url) + "\"");
+  if (hostport.size() >= 2 && hostport.front() == '[')
+    hostport = hostport.substr(1, hostport.size() - 2);
+  if (hostport.empty())
+    return Status::InvalidArgument("no host in URL \"" + std::string(url) + "\"");
   u.host = std::string(hostport);
   return u;
 }
@@ -66,9 +67,9 @@ Status HttpClient::Connect() {
   return Status::OK();
 }
 
-Result<HttpResult> HttpClient::Request(http::verb method, const std::string& target,
-                                       const std::string& body,
-                                       const std::vector<std::pair<std::string, std::string>>& headers) {
+Result<HttpResult> HttpClient::Request(
+    http::verb method, const std::string& target, const std::string& body,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
   http::request<http::string_body> req(method, target, 11);
   req.set(http::field::host, host_ + ":" + std::to_string(port_));
   req.set(http::field::user_agent, "lode-cli");
@@ -102,8 +103,8 @@ Result<HttpResult> HttpClient::Request(http::verb method, const std::string& tar
     }
     // A kept-alive connection the server closed: reconnect once.
     stream_.reset();
-    last = Status::IOError("request to " + host_ + ":" + std::to_string(port_) + " failed: " +
-                           ec.message());
+    last = Status::IOError("request to " + host_ + ":" + std::to_string(port_) +
+                           " failed: " + ec.message());
   }
   return last;
 }

@@ -1,6 +1,5 @@
 // lode: the single binary. `lode --help` lists the subcommands.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "cli/commands.h"

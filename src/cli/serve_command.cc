@@ -23,6 +23,7 @@ struct ServeFlags {
   std::string syslog_udp;
   std::string syslog_tcp;
   std::vector<std::string> files;
+  std::string rules;
 };
 
 int RunServe(const ServeFlags& f) {
@@ -43,6 +44,7 @@ int RunServe(const ServeFlags& f) {
     in.paths = f.files;
     config.file_inputs.push_back(std::move(in));
   }
+  if (!f.rules.empty()) config.rules_file = f.rules;
   if (!f.log_level.empty()) config.log_level = f.log_level;
   if (!f.max_body.empty()) {
     auto v = ParseByteSize(f.max_body);
@@ -82,6 +84,7 @@ int RunServe(const ServeFlags& f) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto server = LodeServer::Start(config);
@@ -90,7 +93,11 @@ int RunServe(const ServeFlags& f) {
     return 1;
   }
   int sig = 0;
-  sigwait(&signals, &sig);
+  // SIGHUP reloads the alert rules (an invalid file keeps the old ones).
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    Status s = (*server)->ReloadRules();
+    if (!s.ok()) spdlog::error("lode: SIGHUP: {}", s.message());
+  }
   spdlog::info("lode: {} received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   (*server)->Stop();
   spdlog::info("lode: stopped");
@@ -112,6 +119,10 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--files", flags->files,
                   "Tail files matching this glob (repeatable), e.g. '/var/log/pods/*/*/*.log'; "
                   "the config's files: section gives more control (docs/FILES.md)");
+  cmd->add_option("--rules", flags->rules,
+                  "Alert rules file (docs/ALERTING.md); SIGHUP or POST /api/v1/rules/reload "
+                  "reads it again")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--log-level", flags->log_level,
                   "trace, debug, info, warn, error (default info)");
   cmd->add_option("--max-body", flags->max_body, "Largest request body, e.g. 64MiB");

@@ -2111,4 +2111,47 @@ Result<Engine::PatternsResult> Engine::Patterns(const LogQuery& q, const QueryPa
   return result;
 }
 
+struct RecordMatcher::Impl {
+  Pipeline pipeline;
+};
+
+namespace {
+struct MatcherScratch {
+  LineLabels labels;
+  std::string buffer;
+};
+}  // namespace
+
+Result<RecordMatcher> RecordMatcher::Make(std::string_view log_query) {
+  LODE_ASSIGN_OR_RETURN(LogqlExpr expr, ParseLogql(log_query));
+  const LogQuery* q = std::get_if<LogQuery>(&expr);
+  if (q == nullptr) {
+    return Status::InvalidArgument("expected a log query (a selector and filters), got a metric query");
+  }
+  // No index here: every selector term is checked on the record.
+  std::vector<LabelMatcher> residual = q->matchers;
+  for (auto& m : residual) m.name = std::string(CanonicalSelectorLabel(m.name));
+  auto impl = std::make_shared<Impl>();
+  LODE_ASSIGN_OR_RETURN(impl->pipeline, Pipeline::Compile(*q, residual));
+  RecordMatcher m;
+  m.impl_ = std::move(impl);
+  return m;
+}
+
+bool RecordMatcher::Match(const Record& r, const std::vector<std::string>& names,
+                          std::vector<std::string>* values) {
+  if (!scratch_) scratch_ = std::make_shared<MatcherScratch>();
+  auto* s = static_cast<MatcherScratch*>(scratch_.get());
+  LineOut out;
+  if (!impl_->pipeline.Run(r, &s->labels, &s->buffer, &out)) return false;
+  if (!names.empty()) {
+    values->resize(names.size());
+    for (size_t i = 0; i < names.size(); ++i) {
+      const std::string* v = s->labels.Get(CanonicalSelectorLabel(names[i]));
+      (*values)[i] = v ? *v : std::string();
+    }
+  }
+  return true;
+}
+
 }  // namespace lode::logql

@@ -210,4 +210,35 @@ inline constexpr std::string_view kStreamLabelNames[] = {"instance", "level", "s
 // Formats a sample value as Prometheus does ("1", "0.25", "NaN", "+Inf").
 std::string FormatSampleValue(double v);
 
+// Runs single records through a LogQL log query (stream selector and
+// pipeline), for streaming uses such as alert rules: the same semantics as a
+// query over stored data, one record at a time, nothing read from the store.
+// Not thread-safe (it keeps scratch buffers); copies share the compiled query.
+class RecordMatcher {
+ public:
+  // InvalidArgument for a syntax error (with position) or a metric query.
+  static Result<RecordMatcher> Make(std::string_view log_query);
+
+  RecordMatcher() = default;
+  RecordMatcher(const RecordMatcher& o) : impl_(o.impl_) {}
+  RecordMatcher& operator=(const RecordMatcher& o) {
+    impl_ = o.impl_;
+    scratch_.reset();
+    return *this;
+  }
+  RecordMatcher(RecordMatcher&&) = default;
+  RecordMatcher& operator=(RecordMatcher&&) = default;
+
+  // True when `r` passes the selector and every stage. Then, when `names`
+  // is not empty, *values gets the value of each label named (after the
+  // pipeline: extracted labels, attributes, stream labels; "" when absent).
+  bool Match(const Record& r, const std::vector<std::string>& names,
+             std::vector<std::string>* values);
+
+ private:
+  struct Impl;
+  std::shared_ptr<const Impl> impl_;
+  std::shared_ptr<void> scratch_;  // per copy (not shared by the copy constructor)
+};
+
 }  // namespace lode::logql

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <unordered_map>
 
+#include "common/crc32c.h"
 #include "common/json_writer.h"
 #include "ingest/cloudwatch.h"
 #include "ingest/content_decoding.h"
@@ -227,7 +228,12 @@ asio::awaitable<HttpResponse> LodeApi::Ingest(HttpRequest& req) {
   auto tenant = TenantOf(req);
   if (!tenant.ok()) co_return ErrorResponse(req, tenant.status());
   std::string key = *tenant + '\n' + std::string(key_header);
-  IdempotencyCache::Outcome first = idempotency_.Begin(key);
+  IdempotencyCache::Outcome first = idempotency_.Begin(key, crc32c::Value(req.body()));
+  if (first.state == IdempotencyCache::State::kMismatch) {
+    co_return JsonResponse(
+        req, http::status::unprocessable_entity,
+        R"({"error":"this Idempotency-Key was used for a different request body","code":"INVALID_ARGUMENT"})");
+  }
   if (first.state == IdempotencyCache::State::kDone) {
     ++http_.replayed;
     HttpResponse res =
@@ -887,6 +893,7 @@ asio::awaitable<HttpResponse> LodeApi::Metrics(HttpRequest& req) {
   }
   AppendMetric(&out, "lode_http_connections_total", "HTTP connections accepted.", "counter", "",
                server_->connections_accepted());
+  if (options_.extra_metrics) options_.extra_metrics(&out);
   HttpResponse res(http::status::ok, req.version());
   res.set(http::field::content_type, "text/plain; version=0.0.4");
   res.keep_alive(req.keep_alive());

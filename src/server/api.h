@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,6 +47,8 @@ struct ApiOptions {
   const PatternIndex* patterns = nullptr;
   // Other sources' counters for /metrics (e.g. {"syslog_udp", ...}); not owned.
   std::vector<std::pair<std::string, const SourceCounters*>> extra_sources;
+  // Appends more Prometheus text to /metrics (e.g. alerting); may be empty.
+  std::function<void(std::string*)> extra_metrics;
 };
 
 class LodeApi {

@@ -132,6 +132,14 @@ void HttpServer::Stop() {
       acceptor_->close(ec);
     });
   }
+  // Let requests being handled finish and their answers go out (up to
+  // drain_timeout): a client must not be left to resend a batch that was
+  // stored. Idle keep-alive connections are closed with the context.
+  draining_ = true;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.drain_timeout_s);
+  while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   io_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
@@ -242,6 +250,13 @@ asio::awaitable<void> HttpServer::Session(tcp::socket socket) {
       }
     }
     HttpResponse res;
+    // Counted until its answer is written: Stop() waits for these, so a
+    // request whose records were stored is answered, not cut off.
+    struct InFlight {
+      std::atomic<int>* n;
+      explicit InFlight(std::atomic<int>* c) : n(c) { ++*n; }
+      ~InFlight() { --*n; }
+    } in_flight(&in_flight_);
     try {
       if (IsCancellable(req)) {
         res = co_await DispatchWatching(stream, req);
@@ -257,7 +272,7 @@ asio::awaitable<void> HttpServer::Session(tcp::socket socket) {
     res.keep_alive(keep_alive);
     stream.expires_after(std::chrono::seconds(options_.idle_timeout_s));
     co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec || !keep_alive) break;
+    if (ec || !keep_alive || draining_) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
 }

@@ -61,6 +61,7 @@ class HttpServer {
     int worker_threads = 0;  // for RunBlocking; 0: one per core
     uint64_t max_body_bytes = 64ull << 20;
     int idle_timeout_s = 120;
+    int drain_timeout_s = 10;  // Stop() waits this long for requests in flight
   };
 
   explicit HttpServer(const Options& options);
@@ -120,6 +121,8 @@ class HttpServer {
   uint16_t bound_port_ = 0;
   std::atomic<uint64_t> accepted_{0};
   bool stopped_ = false;
+  std::atomic<int> in_flight_{0};      // requests being handled or answered
+  std::atomic<bool> draining_{false};  // Stop() began: answer, then close
 };
 
 }  // namespace lode

@@ -14,12 +14,19 @@ void IdempotencyCache::Expire(int64_t now_ns) {
   }
 }
 
-IdempotencyCache::Outcome IdempotencyCache::Begin(const std::string& key) {
+IdempotencyCache::Outcome IdempotencyCache::Begin(const std::string& key, uint32_t body_hash) {
   std::lock_guard lock(mu_);
   Expire(options_.clock->NowNanos());
   auto [it, inserted] = entries_.try_emplace(key);
   Outcome o;
-  if (inserted) return o;
+  if (inserted) {
+    it->second.body_hash = body_hash;
+    return o;
+  }
+  if (it->second.body_hash != body_hash) {
+    o.state = State::kMismatch;
+    return o;
+  }
   if (!it->second.done) {
     o.state = State::kInProgress;
     return o;
@@ -33,7 +40,7 @@ IdempotencyCache::Outcome IdempotencyCache::Begin(const std::string& key) {
 void IdempotencyCache::Finish(const std::string& key, int status, std::string body) {
   std::lock_guard lock(mu_);
   const int64_t now = options_.clock->NowNanos();
-  Entry& e = entries_[key];
+  Entry& e = entries_[key];  // (body_hash stays as Begin set it)
   e.done = true;
   e.status = status;
   e.body = std::move(body);

@@ -27,7 +27,7 @@ class IdempotencyCache {
     int64_t ttl_ns = 3'600'000'000'000;  // 1h
     Clock* clock = Clock::Real();
   };
-  enum class State { kNew, kInProgress, kDone };
+  enum class State { kNew, kInProgress, kDone, kMismatch };
   struct Outcome {
     State state = State::kNew;
     int status = 0;    // kDone: the first answer's status
@@ -37,8 +37,10 @@ class IdempotencyCache {
   explicit IdempotencyCache(const Options& options) : options_(options) {}
 
   // kNew claims `key` for the caller, who must then call Finish or Abandon;
-  // otherwise the state of the request that holds it.
-  Outcome Begin(const std::string& key);
+  // otherwise the state of the request that holds it. `body_hash` (e.g. a
+  // CRC of the request body) tells a true repeat from a different request
+  // reusing the key: that is kMismatch.
+  Outcome Begin(const std::string& key, uint32_t body_hash = 0);
   // Stores the successful answer for `key`.
   void Finish(const std::string& key, int status, std::string body);
   // Forgets `key` (the request failed; a retry must run again).
@@ -47,6 +49,7 @@ class IdempotencyCache {
  private:
   struct Entry {
     bool done = false;
+    uint32_t body_hash = 0;
     int status = 0;
     std::string body;
     int64_t at_ns = 0;

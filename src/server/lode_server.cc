@@ -29,8 +29,38 @@ Result<std::unique_ptr<LodeServer>> LodeServer::Start(const ServerConfig& config
     s->patterns_ = std::make_unique<PatternIndex>(po);
     so.patterns = s->patterns_.get();
   }
-  so.on_durable = [hub = &s->tail_hub_](std::span<RecordBatch* const> batches) {
+  if (!config.rules_file.empty()) {
+    LODE_ASSIGN_OR_RETURN(auto rules, LoadRulesFile(config.rules_file));
+    std::vector<std::unique_ptr<Notifier>> notifiers;
+    std::vector<NotifierConfig> configs = config.notifiers;
+    if (configs.empty())
+      configs.push_back(NotifierConfig{.type = "console", .path = "", .url = ""});
+    for (const auto& nc : configs) {
+      LODE_ASSIGN_OR_RETURN(auto n, MakeNotifier(nc));
+      notifiers.push_back(std::move(n));
+    }
+    s->notifiers_ =
+        std::make_unique<NotifierDispatcher>(std::move(notifiers), NotifierDispatcher::Options{});
+    AlertEngine::Options ao;
+    ao.repeat_interval_ns = config.alert_repeat_interval_ns;
+    ao.out_of_order_ns = config.alert_out_of_order_ns;
+    ao.state_path = config.data_dir + "/alerts.json";
+    ao.external_url = config.alert_external_url.empty() ? "http://" + config.http_listen
+                                                        : config.alert_external_url;
+    ao.patterns = s->patterns_.get();
+    const size_t n = rules.size();
+    LODE_ASSIGN_OR_RETURN(
+        s->alerts_, AlertEngine::Create(std::move(rules), ao,
+                                        [d = s->notifiers_.get()](std::vector<Notification> b) {
+                                          d->Submit(std::move(b));
+                                        }));
+    spdlog::info("lode: {} alert rule(s) from {}, {} notifier(s)", n, config.rules_file,
+                 configs.size());
+  }
+  so.on_durable = [hub = &s->tail_hub_,
+                   alerts = s->alerts_.get()](std::span<RecordBatch* const> batches) {
     if (hub->active()) hub->Publish(batches);
+    if (alerts != nullptr) alerts->Observe(batches);
   };
   LODE_ASSIGN_OR_RETURN(s->store_, SegmentStore::Open(so));
 
@@ -68,7 +98,7 @@ Result<std::unique_ptr<LodeServer>> LodeServer::Start(const ServerConfig& config
   if (!config.file_inputs.empty()) {
     FileSource::Options fo;
     fo.tailer.inputs = config.file_inputs;
-    fo.tailer.max_line_bytes = config.max_line_bytes;
+    fo.tailer.max_line_bytes = std::max<uint64_t>(config.max_line_bytes, 1024);
     fo.positions_path = config.files_positions.empty() ? config.data_dir + "/file_positions.json"
                                                        : config.files_positions;
     fo.tenant = config.files_tenant;
@@ -88,6 +118,9 @@ Result<std::unique_ptr<LodeServer>> LodeServer::Start(const ServerConfig& config
                         {"syslog_tcp", &s->syslog_->tcp_counters()}};
   }
   if (s->files_) ao.extra_sources.emplace_back("file", &s->files_->counters());
+  ao.extra_metrics = [self = s.get()](std::string* out) {
+    if (self->alert_api_) self->alert_api_->AppendMetrics(out);
+  };
   LokiApiOptions lo;
   lo.max_limit = static_cast<size_t>(std::max(1, config.query_max_entries));
   lo.max_decoded_bytes = config.max_decoded_bytes;
@@ -98,10 +131,22 @@ Result<std::unique_ptr<LodeServer>> LodeServer::Start(const ServerConfig& config
                                       s->store_.get(), ao);
   s->api_->Register();
   s->loki_->Register();
+  if (s->alerts_) {
+    s->alert_api_ = std::make_unique<AlertApi>(s->http_.get(), s->alerts_.get(),
+                                               s->notifiers_.get(), config.rules_file);
+    s->alert_api_->Register();
+    s->alerts_->Start();
+  }
   LODE_RETURN_IF_ERROR(s->http_->Start());
   spdlog::info("lode: serving http on {}:{}, data in {}", ho.host, s->http_->port(),
                config.data_dir);
   return s;
+}
+
+Status LodeServer::ReloadRules() {
+  if (!alert_api_)
+    return Status::InvalidArgument("no rules file was given (--rules or alerting.rules)");
+  return alert_api_->Reload();
 }
 
 LodeServer::~LodeServer() {
@@ -114,14 +159,19 @@ void LodeServer::Stop() {
   if (syslog_) syslog_->Stop();
   if (files_) files_->Stop();
   if (bus_) bus_->Stop();
+  http_.reset();  // first: destroys suspended handlers, which use the APIs
   api_.reset();
   loki_.reset();
-  http_.reset();
+  alert_api_.reset();
   bus_.reset();
   files_.reset();
   syslog_.reset();  // after the bus: its last callbacks post to the syslog I/O context
   engine_.reset();
-  store_.reset();
+  store_.reset();  // no more on_durable calls after this
+  if (alerts_) alerts_->Stop();
+  alerts_.reset();
+  if (notifiers_) notifiers_->Stop();  // an in-flight Send finishes (bounded by its timeout)
+  notifiers_.reset();
   patterns_.reset();
 }
 

@@ -4,10 +4,13 @@
 
 #include <memory>
 
+#include "alert/engine.h"
+#include "alert/notifier.h"
 #include "bus/in_process_bus.h"
 #include "ingest/syslog_server.h"
 #include "query/logql_engine.h"
 #include "query/tail.h"
+#include "server/alert_api.h"
 #include "server/api.h"
 #include "server/http_server.h"
 #include "server/loki_api.h"
@@ -29,6 +32,9 @@ class LodeServer {
   void Stop();
 
   uint16_t http_port() const { return http_->port(); }
+  // Reads the rules file again (SIGHUP). FailedPrecondition without --rules;
+  // an invalid file leaves the old rules active.
+  Status ReloadRules();
   // 0 when not listening.
   uint16_t syslog_udp_port() const { return syslog_ ? syslog_->udp_port() : 0; }
   uint16_t syslog_tcp_port() const { return syslog_ ? syslog_->tcp_port() : 0; }
@@ -36,7 +42,10 @@ class LodeServer {
  private:
   LodeServer() = default;
 
-  std::unique_ptr<PatternIndex> patterns_;  // null when mining is off
+  std::unique_ptr<PatternIndex> patterns_;         // null when mining is off
+  std::unique_ptr<NotifierDispatcher> notifiers_;  // null without rules
+  std::unique_ptr<AlertEngine> alerts_;            // null without rules
+  std::unique_ptr<AlertApi> alert_api_;
   TailHub tail_hub_;
   std::unique_ptr<SegmentStore> store_;
   std::unique_ptr<logql::Engine> engine_;

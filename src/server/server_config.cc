@@ -149,6 +149,54 @@ Status LoadConfigFile(const std::string& path, ServerConfig* c) {
         {"positions", String(&c->files_positions)},
         {"tenant", String(&c->files_tenant)},
         {"poll_interval", Duration(&c->files_poll_interval_ns)}}},
+      {"alerting",
+       {{"rules", String(&c->rules_file)},
+        {"notifiers",
+         [c](const YAML::Node& n) -> Status {
+           if (!n.IsSequence()) return Status::InvalidArgument("expected a list of notifiers");
+           c->notifiers.clear();
+           size_t i = 0;
+           for (const auto& item : n) {
+             ++i;
+             if (!item.IsMap()) {
+               return Status::InvalidArgument("notifier " + std::to_string(i) +
+                                              ": expected a mapping (type: ...)");
+             }
+             NotifierConfig nc;
+             for (const auto& kv : item) {
+               const std::string key = kv.first.as<std::string>();
+               const std::string value = kv.second.IsScalar() ? kv.second.as<std::string>() : "";
+               if (key == "type") {
+                 nc.type = value;
+               } else if (key == "path") {
+                 nc.path = value;
+               } else if (key == "url") {
+                 nc.url = value;
+               } else if (key == "timeout") {
+                 auto d = ParseDuration(value);
+                 if (!d.ok()) {
+                   return Status::InvalidArgument("notifier " + std::to_string(i) + ": timeout: " +
+                                                  std::string(d.status().message()));
+                 }
+                 nc.timeout_ns = *d;
+               } else {
+                 return Status::InvalidArgument("notifier " + std::to_string(i) +
+                                                ": unknown key \"" + key +
+                                                "\" (type, path, url, timeout)");
+               }
+             }
+             auto made = MakeNotifier(nc);  // checked now, built at start
+             if (!made.ok()) {
+               return Status::InvalidArgument("notifier " + std::to_string(i) + ": " +
+                                              std::string(made.status().message()));
+             }
+             c->notifiers.push_back(std::move(nc));
+           }
+           return Status::OK();
+         }},
+        {"repeat_interval", Duration(&c->alert_repeat_interval_ns)},
+        {"out_of_order", Duration(&c->alert_out_of_order_ns)},
+        {"external_url", String(&c->alert_external_url)}}},
       {"patterns",
        {{"enabled", Bool(&c->patterns_enabled)}, {"warmup", Duration(&c->patterns_warmup_ns)}}},
       {"query",

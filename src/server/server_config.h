@@ -35,6 +35,14 @@
 //     positions: ""            # read positions; default <data_dir>/file_positions.json
 //     tenant: default
 //     poll_interval: 250ms
+//   alerting:                  # docs/ALERTING.md
+//     rules: ""                # rules file (--rules); "" = no alerting
+//     notifiers: []            # - {type: console} | {type: file, path: P} |
+//                              #   {type: webhook, url: U} | {type: alertmanager, url: U}
+//                              # none given: console
+//     repeat_interval: 4h      # a firing alert is notified again this often
+//     out_of_order: 1m         # how late a record may arrive and still count
+//     external_url: ""         # base of generatorURL; default http://<http.listen>
 //   patterns:
 //     enabled: true            # mine message templates at ingest (docs/PATTERNS.md)
 //     warmup: 1h               # templates first seen later than this after a
@@ -52,6 +60,7 @@
 #include <string_view>
 #include <vector>
 
+#include "alert/notifier.h"
 #include "common/status.h"
 #include "tail/file_tailer.h"
 
@@ -84,6 +93,11 @@ struct ServerConfig {
   std::string files_positions;  // empty: <data_dir>/file_positions.json
   std::string files_tenant = "default";
   int64_t files_poll_interval_ns = 250'000'000;
+  std::string rules_file;
+  std::vector<NotifierConfig> notifiers;
+  int64_t alert_repeat_interval_ns = 4 * 3'600'000'000'000;
+  int64_t alert_out_of_order_ns = 60'000'000'000;
+  std::string alert_external_url;
   bool patterns_enabled = true;
   int64_t patterns_warmup_ns = 3'600'000'000'000;
   int64_t query_timeout_ns = 120'000'000'000;

@@ -21,6 +21,7 @@ Result<std::unique_ptr<FileSource>> FileSource::Start(const Options& options, Bu
     spdlog::error("lode files: {}: {}; set aside as {}, reading every file from its start",
                   options.positions_path, tailer.status().message(), aside);
     LODE_RETURN_IF_ERROR(env->RenameFile(options.positions_path, aside));
+    checkpoint.clear();
     tailer = FileTailer::Create(options.tailer, "");
   }
   if (!tailer.ok()) return tailer.status();
@@ -69,7 +70,11 @@ bool FileSource::PublishStored(RecordBatch&& batch) {
         std::unique_lock lock(mu_);
         if (cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) return false;
       }
-      auto again = FileTailer::Create(options_.tailer, saved_checkpoint_);
+      // From the saved positions; a file they do not know is read from its
+      // start this time (start_at: end applied at the first start already).
+      TailerOptions to = options_.tailer;
+      for (auto& in : to.inputs) in.start_at_end = false;
+      auto again = FileTailer::Create(to, saved_checkpoint_);
       if (!again.ok()) {
         spdlog::error("lode files: {}; file tailing stops", again.status().message());
         return false;

@@ -135,6 +135,7 @@ struct FileTailer::Tracked {
   bool kubernetes = false;
   std::vector<Attribute> attributes;  // of every record of the file
   bool gone = false;                  // no longer under any glob path (rotated or deleted)
+  uint64_t last_size = 0;             // at the last read
   int64_t last_growth_ns = 0;
 
   ~Tracked() {
@@ -202,12 +203,18 @@ Result<std::unique_ptr<FileTailer>> FileTailer::Create(const TailerOptions& opti
   return t;
 }
 
-void FileTailer::Follow(const std::string& path, size_t input, uint64_t dev, uint64_t ino,
+bool FileTailer::Follow(const std::string& path, size_t input, uint64_t dev, uint64_t ino,
                         const Saved* saved, bool at_end, int64_t now_ns) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     spdlog::warn("lode files: cannot open {}: {}", path, strerror(errno));
-    return;
+    return false;
+  }
+  struct stat id {};
+  if (fstat(fd, &id) != 0 || static_cast<uint64_t>(id.st_dev) != dev ||
+      static_cast<uint64_t>(id.st_ino) != ino) {
+    close(fd);  // renamed between stat and open: the next scan sees what is there now
+    return false;
   }
   auto t = std::make_unique<Tracked>();
   t->path = path;
@@ -272,7 +279,9 @@ void FileTailer::Follow(const std::string& path, size_t input, uint64_t dev, uin
   }
   t->attributes.push_back({"filename", path});
   for (const auto& a : in.labels) t->attributes.push_back(a);
+  for (auto& a : t->attributes) MakeValidUtf8(&a.value);
   files_.push_back(std::move(t));
+  return true;
 }
 
 void FileTailer::Scan(int64_t now_ns) {
@@ -325,9 +334,9 @@ void FileTailer::Scan(int64_t now_ns) {
   for (auto& [id, where] : found) {
     auto s = saved_.find(id);
     const Saved* saved = s == saved_.end() ? nullptr : s->second.get();
-    Follow(where.first, where.second, id.first, id.second, saved,
-           first && options_.inputs[where.second].start_at_end, now_ns);
-    if (saved) saved_.erase(s);
+    bool followed = Follow(where.first, where.second, id.first, id.second, saved,
+                           first && options_.inputs[where.second].start_at_end, now_ns);
+    if (saved && followed) saved_.erase(s);  // else the position waits for the next scan
   }
   if (first) {
     // Files that were followed when the checkpoint was taken and have been
@@ -354,7 +363,7 @@ void FileTailer::Scan(int64_t now_ns) {
               if (fnmatch(pattern.c_str(), saved->path.c_str(), 0) == 0) input = i;
             }
           }
-          Follow(path, input, id.first, id.second, saved.get(), false, now_ns);
+          if (!Follow(path, input, id.first, id.second, saved.get(), false, now_ns)) continue;
           files_.back()->gone = true;
           finished = true;
           spdlog::info("lode files: {} was rotated to {}; reading it from offset {}", saved->path,
@@ -399,6 +408,7 @@ void FileTailer::Emit(Tracked& t, std::vector<AssembledEntry>& entries, int64_t 
       ++stats_.parse_errors;
       spdlog::warn("lode files: {}: a line near offset {} kept as plain text: {}", t.path, t.offset,
                    e.parse_error);
+      MakeValidUtf8(&e.parse_error);
       r.attributes.push_back({"parse_error", std::move(e.parse_error)});
     }
     *out_bytes += r.message.size() + 64;
@@ -414,7 +424,14 @@ bool FileTailer::ReadFile(Tracked& t, int64_t now_ns, std::vector<Record>* out, 
   struct stat st {};
   if (fstat(t.fd, &st) != 0) return false;
   uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (size < t.offset) {
+  bool rewritten = false;
+  if (size != t.last_size && t.fp_len > 0 && size >= t.fp_len) {
+    // Truncated and written again past our offset between two polls: the
+    // first bytes are no longer the ones we read.
+    rewritten = Fingerprint(t.fd, t.fp_len) != t.fp;
+  }
+  t.last_size = size;
+  if (size < t.offset || rewritten) {
     // Truncated in place (copytruncate): what is held is complete, the rest starts over.
     ++stats_.truncations;
     spdlog::info("lode files: {} was truncated ({} → {} bytes); reading from 0", t.path, t.offset,

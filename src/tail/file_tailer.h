@@ -98,7 +98,8 @@ class FileTailer {
 
   void Scan(int64_t now_ns);
   // Starts following `path` (identity dev/ino) at `offset` with saved state.
-  void Follow(const std::string& path, size_t input, uint64_t dev, uint64_t ino, const Saved* saved,
+  // False when it cannot be opened, or is no longer that file.
+  bool Follow(const std::string& path, size_t input, uint64_t dev, uint64_t ino, const Saved* saved,
               bool at_end, int64_t now_ns);
   // Reads from one file; false when the file is finished and can be dropped.
   bool ReadFile(Tracked& t, int64_t now_ns, std::vector<Record>* out, size_t max_records,
