@@ -5,7 +5,8 @@
 #   make build      build build/lode (RelWithDebInfo)
 #   make bench      ingest and query benchmarks (bench/README.md)
 #   make bench-patterns  pattern mining through the HTTP API, scored on LogHub
-#   make bench-protocols ingest throughput per protocol (NDJSON, Loki, OTLP, ES bulk, syslog)
+#   make bench-protocols ingest throughput per protocol (NDJSON, Loki, OTLP, ES bulk, syslog, files)
+#   make bench-alerts    alert latency (ingest → webhook) and the ingest cost of 100 rules
 #   make test-long  soak and crash-loop tests that take longer than `make test`
 #   make format     clang-format the sources
 
@@ -15,7 +16,7 @@ JOBS       ?= $(shell nproc)
 GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 CMAKE_ARGS ?=
 
-.PHONY: all setup build configure test test-unit test-asan test-e2e test-long run bench bench-patterns bench-protocols format tidy clean
+.PHONY: all setup build configure test test-unit test-asan test-e2e test-long run bench bench-patterns bench-protocols bench-alerts format tidy clean
 
 all: build
 
@@ -64,6 +65,9 @@ bench-patterns: build
 
 bench-protocols: build
 	@python3 bench/protocols_bench.py $(BUILD)/lode --lines $${LODE_BENCH_LINES:-300000}
+
+bench-alerts: build
+	@python3 bench/alert_bench.py $(BUILD)/lode
 
 format:
 	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h')

@@ -322,6 +322,45 @@ TEST_F(AlertEngineTest, GroupsAreBounded) {
   EXPECT_EQ((*e)->Rules()[0].groups, 3u);
 }
 
+TEST(RecordMatcherTest, SelectorFiltersParsersAndLabels) {
+  Record r = Rec("checkout", Level::kError, "level=error msg=\"db timeout\" latency_ms=1500", kT0);
+  r.attributes.push_back({"k8s.namespace", "prod"});
+  struct Case {
+    const char* query;
+    bool match;
+  };
+  const Case cases[] = {
+      {R"({service="checkout"})", true},
+      {R"({service_name="checkout", level="error"})", true},
+      {R"({service="cart"})", false},
+      {R"({service=~"check.*"})", true},
+      {R"({} |= "timeout")", true},
+      {R"({} |= "timeout" != "db")", false},
+      {R"({} |= "nope")", false},
+      {R"({} | logfmt | latency_ms > 1000)", true},
+      {R"({} | logfmt | latency_ms > 2000)", false},
+      {R"({} | k8s_namespace = "prod")", true},
+      {R"({level="info"})", false},
+  };
+  for (const Case& c : cases) {
+    auto m = logql::RecordMatcher::Make(c.query);
+    ASSERT_TRUE(m.ok()) << c.query << ": " << m.status().ToString();
+    std::vector<std::string> values;
+    EXPECT_EQ(m->Match(r, {}, &values), c.match) << c.query;
+  }
+  auto m = logql::RecordMatcher::Make(R"({level="error"} | logfmt)");
+  ASSERT_TRUE(m.ok());
+  std::vector<std::string> values;
+  ASSERT_TRUE(m->Match(r, {"service", "k8s_namespace", "latency_ms", "missing"}, &values));
+  EXPECT_EQ(values, (std::vector<std::string>{"checkout", "prod", "1500", ""}));
+  // The fast path (selector and line filters only) gives stream labels the same way.
+  m = logql::RecordMatcher::Make(R"({level="error"} |= "db")");
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE(m->Match(r, {"service", "level"}, &values));
+  EXPECT_EQ(values, (std::vector<std::string>{"checkout", "error"}));
+  EXPECT_FALSE(logql::RecordMatcher::Make("count_over_time({}[1m])").ok());
+}
+
 TEST(AlertTemplateTest, Expands) {
   std::map<std::string, std::string> labels = {{"service", "checkout"}, {"level", "error"}};
   EXPECT_EQ(ExpandAlertTemplate("{{ $labels.service }}: {{$value}} ({{ $labels }}) {{ .x }}",

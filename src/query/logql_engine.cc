@@ -2113,6 +2113,19 @@ Result<Engine::PatternsResult> Engine::Patterns(const LogQuery& q, const QueryPa
 
 struct RecordMatcher::Impl {
   Pipeline pipeline;
+  // Cheap checks done on the record before the pipeline (which repeats them):
+  // equality on the four stream labels and leading `|=` / `!=` line filters.
+  // Rules mostly reject a record here, without building its label set.
+  std::vector<std::pair<std::string, std::string>> eq;  // stream label, value
+  std::vector<std::string> contains, not_contains;
+  bool complete = false;  // the checks are the whole query: no need to run it
+
+  static std::string_view StreamLabel(const Record& r, std::string_view name) {
+    if (name == "service") return r.service;
+    if (name == "level") return LevelName(r.level);
+    if (name == "instance") return r.instance;
+    return r.source;
+  }
 };
 
 namespace {
@@ -2126,13 +2139,33 @@ Result<RecordMatcher> RecordMatcher::Make(std::string_view log_query) {
   LODE_ASSIGN_OR_RETURN(LogqlExpr expr, ParseLogql(log_query));
   const LogQuery* q = std::get_if<LogQuery>(&expr);
   if (q == nullptr) {
-    return Status::InvalidArgument("expected a log query (a selector and filters), got a metric query");
+    return Status::InvalidArgument(
+        "expected a log query (a selector and filters), got a metric query");
   }
   // No index here: every selector term is checked on the record.
   std::vector<LabelMatcher> residual = q->matchers;
   for (auto& m : residual) m.name = std::string(CanonicalSelectorLabel(m.name));
   auto impl = std::make_shared<Impl>();
   LODE_ASSIGN_OR_RETURN(impl->pipeline, Pipeline::Compile(*q, residual));
+  size_t covered = 0;
+  for (const auto& m : residual) {
+    if (m.op == MatchOp::kEq && IsStreamLabel(m.name)) {
+      impl->eq.emplace_back(m.name, m.value);
+      ++covered;
+    }
+  }
+  size_t leading = 0;
+  for (const auto& stage : q->stages) {
+    const auto* lf = std::get_if<LineFilterStage>(&stage);
+    if (lf == nullptr || lf->values.size() != 1 ||
+        (lf->op != LineFilterOp::kContains && lf->op != LineFilterOp::kNotContains)) {
+      break;
+    }
+    (lf->op == LineFilterOp::kContains ? impl->contains : impl->not_contains)
+        .push_back(lf->values[0]);
+    ++leading;
+  }
+  impl->complete = covered == residual.size() && leading == q->stages.size();
   RecordMatcher m;
   m.impl_ = std::move(impl);
   return m;
@@ -2140,6 +2173,25 @@ Result<RecordMatcher> RecordMatcher::Make(std::string_view log_query) {
 
 bool RecordMatcher::Match(const Record& r, const std::vector<std::string>& names,
                           std::vector<std::string>* values) {
+  const Impl& impl = *impl_;
+  for (const auto& [label, value] : impl.eq) {
+    if (Impl::StreamLabel(r, label) != value) return false;
+  }
+  for (const auto& c : impl.contains) {
+    if (r.message.find(c) == std::string::npos) return false;
+  }
+  for (const auto& c : impl.not_contains) {
+    if (r.message.find(c) != std::string::npos) return false;
+  }
+  if (impl.complete && std::all_of(names.begin(), names.end(), [](const std::string& n) {
+        return IsStreamLabel(CanonicalSelectorLabel(n));
+      })) {
+    values->resize(names.size());
+    for (size_t i = 0; i < names.size(); ++i) {
+      (*values)[i] = std::string(Impl::StreamLabel(r, CanonicalSelectorLabel(names[i])));
+    }
+    return true;
+  }
   if (!scratch_) scratch_ = std::make_shared<MatcherScratch>();
   auto* s = static_cast<MatcherScratch*>(scratch_.get());
   LineOut out;
