@@ -36,10 +36,14 @@ FEEDS=$(( ${#PROTOCOLS[@]} + 1 ))  # + the files feeder
 SHARE=$(( RATE / FEEDS > 0 ? RATE / FEEDS : 1 ))
 BATCH=$(( SHARE / 4 > 0 ? SHARE / 4 : 1 ))
 seed=1
+# The syslog feeder stops after 90 s, so its services go silent and the example
+# ServiceSilent rule fires a minute later.
+SYSLOG_SECONDS=${LODE_SYSLOG_SECONDS:-90}
 for protocol in "${PROTOCOLS[@]}"; do
   url="http://$ADDR"
-  if [ "$protocol" = syslog-tcp ]; then url="$SYSLOG_TCP"; fi
-  "$LODE" gen --protocol "$protocol" --url "$url" --count 0 --rate "$SHARE" --batch "$BATCH" \
+  count=0
+  if [ "$protocol" = syslog-tcp ]; then url="$SYSLOG_TCP"; count=$((SHARE * SYSLOG_SECONDS)); fi
+  "$LODE" gen --protocol "$protocol" --url "$url" --count "$count" --rate "$SHARE" --batch "$BATCH" \
     --seed "$seed" --quiet &
   GEN_PIDS+=($!)
   seed=$((seed + 1))
@@ -83,8 +87,9 @@ Try:
   logger -n ${SYSLOG_TCP%:*} -P ${SYSLOG_TCP##*:} -T --octet-count --rfc5424 -t payments -p local3.warning "charge 42 declined"
   # container logs from the files, by namespace (attributes from the /var/log/pods path)
   $LODE query --url http://$ADDR --since 5m 'sum by (namespace) (count_over_time({source="k8s"}[5m]))' --instant
-  # alerts (examples/rules.yaml: error bursts, Go panics, silent services); firing and
-  # resolved notifications also print on this console; edit the file, then reload it
+  # alerts (examples/rules.yaml: error bursts, Go panics, silent services -- the syslog
+  # feeder stops after ${SYSLOG_SECONDS}s, so its services go silent); firing and resolved
+  # notifications print on this console; edit the file, then reload it
   curl -s http://$ADDR/api/v1/alerts
   curl -s -XPOST http://$ADDR/api/v1/rules/reload
   # what the server counted, per source
