@@ -200,6 +200,7 @@ void AlertEngine::Observe(std::span<RecordBatch* const> batches) {
     for (const RecordBatch* b : batches) {
       if (b->tenant != rule.tenant) continue;
       for (const Record& r : b->records) {
+        values.clear();  // Match fills it only for rules with `by`
         if (!rs.matcher.Match(r, rule.by, &values)) continue;
         ++rs.matched;
         if (rule.type == RuleType::kNewPattern) {

@@ -199,6 +199,56 @@ TEST_F(AlertEngineTest, AbsenceFiresWhenAGroupGoesSilent) {
   EXPECT_EQ(sent_[1].state, Notification::State::kResolved);
 }
 
+TEST_F(AlertEngineTest, NewPatternFiresOncePerTemplateAndLeavesOtherRulesAlone) {
+  PatternIndex::Options po;
+  po.miner.warmup_ns = 10 * kSec;
+  PatternIndex patterns(po);
+  auto rules = ParseRules(R"(rules:
+  - name: NewTemplate
+    type: new_pattern
+    query: '{}'
+  - name: AnyLine
+    query: '{}'
+    condition: ">= 1"
+)",
+                          "r");
+  ASSERT_TRUE(rules.ok());
+  AlertEngine::Options o;
+  o.clock = &clock_;
+  o.patterns = &patterns;
+  auto e = AlertEngine::Create(std::move(*rules), o, [this](std::vector<Notification> n) {
+    for (auto& x : n) sent_.push_back(std::move(x));
+  });
+  ASSERT_TRUE(e.ok());
+  auto feed = [&](std::vector<Record> records) {
+    RecordBatch b;
+    b.tenant = "default";
+    b.records = std::move(records);
+    patterns.Assign(&b);
+    RecordBatch* p = &b;
+    (*e)->Observe(std::span<RecordBatch* const>(&p, 1));
+  };
+  // During warm-up the template of logins is learnt.
+  feed({Rec("auth", Level::kInfo, "login from 10.0.0.1 took 12 ms", kT0),
+        Rec("auth", Level::kInfo, "login from 10.0.0.2 took 7 ms", kT0 + kSec)});
+  feed({Rec("auth", Level::kInfo, "login from 10.0.0.4 took 31 ms", kT0 + 20 * kSec),
+        Rec("auth", Level::kError, "disk full on volume 7", kT0 + 20 * kSec),
+        Rec("auth", Level::kError, "disk full on volume 9", kT0 + 21 * kSec)});
+  (*e)->Evaluate();
+  std::vector<Notification> fresh;
+  for (const auto& n : sent_) {
+    if (n.rule == "NewTemplate") fresh.push_back(n);
+  }
+  ASSERT_EQ(fresh.size(), 1u);  // one template, alerted once
+  EXPECT_EQ(fresh[0].sample, "disk full on volume 7");
+  EXPECT_TRUE(fresh[0].labels.count("pattern_id"));
+  for (const auto& a : (*e)->Alerts()) {
+    if (a.rule == "AnyLine") {
+      EXPECT_FALSE(a.labels.count("pattern_id"));  // no group cross-talk
+    }
+  }
+}
+
 TEST_F(AlertEngineTest, RepeatInterval) {
   auto rules = ParseRules(R"(rules:
   - name: Any
