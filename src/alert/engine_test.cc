@@ -82,7 +82,7 @@ TEST_F(AlertEngineTest, ThresholdGoesPendingThenFiringThenResolved) {
   clock_.Advance(10 * kSec);
   e->Evaluate();
   ASSERT_EQ(sent_.size(), 1u);
-  const Notification& n = sent_[0];
+  const Notification n = sent_[0];  // a copy: sent_ grows below
   EXPECT_EQ(n.state, Notification::State::kFiring);
   EXPECT_EQ(n.labels.at("alertname"), "ErrorBurst");
   EXPECT_EQ(n.labels.at("service"), "checkout");
