@@ -9,6 +9,7 @@
 #include "cli/http_client.h"
 #include "common/env.h"
 #include "common/json_writer.h"
+#include "gen/protocol_encoders.h"  // RejectedByAnswer
 #include "parse/timestamp.h"
 
 namespace lode {
@@ -248,10 +249,8 @@ void Agent::SendLoop() {
     const int code = res.ok() ? res->status : 0;
     if (code == 200) {
       failures = 0;
-      // {"accepted":N,"rejected":M,...}
-      auto pos = res->body.find("\"rejected\":");
-      uint64_t rejected =
-          pos == std::string::npos ? 0 : std::strtoull(res->body.c_str() + pos + 11, nullptr, 10);
+      auto answer = RejectedByAnswer(GenProtocol::kHttp, code, res->body);
+      const uint64_t rejected = answer.ok() ? *answer : 0;
       if (rejected > 0) {
         spdlog::warn("lode agent: the server refused {} line(s) of batch {}: {}", rejected,
                      batch->seq, res->body.substr(0, 500));

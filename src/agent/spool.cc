@@ -102,9 +102,9 @@ Result<Spool::Batch> Spool::Read(uint64_t seq) const {
   return b;
 }
 
-Result<std::optional<Spool::Batch>> Spool::Front() {
+Result<std::optional<Spool::Batch>> Spool::FirstReadable(bool newest) {
   while (!seqs_.empty()) {
-    const uint64_t seq = seqs_.front().first;
+    const uint64_t seq = newest ? seqs_.back().first : seqs_.front().first;
     auto b = Read(seq);
     if (b.ok()) return std::optional<Batch>(std::move(*b));
     if (b.status().code() != StatusCode::kCorruption) return b.status();
@@ -114,6 +114,10 @@ Result<std::optional<Spool::Batch>> Spool::Front() {
     LODE_RETURN_IF_ERROR(Reject(seq));
   }
   return std::optional<Batch>();
+}
+
+Result<std::optional<Spool::Batch>> Spool::Front() {
+  return FirstReadable(false);
 }
 
 Status Spool::Pop(uint64_t seq) {
@@ -138,15 +142,8 @@ Status Spool::Reject(uint64_t seq) {
 }
 
 Result<std::string> Spool::NewestCheckpoint() {
-  while (!seqs_.empty()) {
-    const uint64_t seq = seqs_.back().first;
-    auto b = Read(seq);
-    if (b.ok()) return std::move(b->checkpoint);
-    if (b.status().code() != StatusCode::kCorruption) return b.status();
-    spdlog::error("lode agent: {}; moved to {}/rejected/", b.status().message(), dir_);
-    LODE_RETURN_IF_ERROR(Reject(seq));
-  }
-  return std::string();
+  LODE_ASSIGN_OR_RETURN(std::optional<Batch> b, FirstReadable(true));
+  return b ? std::move(b->checkpoint) : std::string();
 }
 
 }  // namespace lode

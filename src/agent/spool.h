@@ -61,6 +61,8 @@ class Spool {
   explicit Spool(std::string dir) : dir_(std::move(dir)) {}
   std::string PathOf(uint64_t seq) const;
   Result<Batch> Read(uint64_t seq) const;
+  // The oldest (or newest) batch that reads, moving damaged ones to rejected/.
+  Result<std::optional<Batch>> FirstReadable(bool newest);
 
   std::string dir_;
   std::vector<std::pair<uint64_t, uint64_t>> seqs_;  // (seq, file bytes), oldest first

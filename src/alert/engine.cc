@@ -31,6 +31,13 @@ uint64_t Fnv1a(std::string_view s) {
   return h;
 }
 
+// The stable id of one group of one rule (also across restarts).
+std::string GroupFingerprint(const AlertRule& rule, const std::vector<std::string>& values) {
+  std::string key = rule.tenant + "\n" + rule.name;
+  for (const auto& v : values) key += "\n" + v;
+  return Hex64(Fnv1a(key));
+}
+
 bool Compare(CompareOp op, double v, double threshold) {
   switch (op) {
     case CompareOp::kGt: return v > threshold;
@@ -219,9 +226,7 @@ void AlertEngine::Observe(std::span<RecordBatch* const> batches) {
           }
           it = rs.groups.emplace(values, Group{}).first;
           it->second.values = values;
-          std::string key = rule.tenant + "\n" + rule.name;
-          for (const auto& v : values) key += "\n" + v;
-          it->second.fingerprint = Hex64(Fnv1a(key));
+          it->second.fingerprint = GroupFingerprint(rule, values);
         }
         Group& g = it->second;
         g.last_match_ns = now;
@@ -498,11 +503,9 @@ void AlertEngine::LoadStates() {
         std::string_view sv;
         if (!v.get_string().get(sv)) vals.emplace_back(sv);
       }
-      std::string key = rs->rule.tenant + "\n" + rs->rule.name;
-      for (const auto& v : vals) key += "\n" + v;
       Group& g = rs->groups[vals];
       g.values = vals;
-      g.fingerprint = Hex64(Fnv1a(key));
+      g.fingerprint = GroupFingerprint(rs->rule, vals);
       g.state = AlertState::kFiring;
       g.since_ns = since;
       g.last_sent_ns = sent;

@@ -528,31 +528,30 @@ std::string FileTailer::Checkpoint() const {
   w.BeginObject();
   w.Key("version").Int(1);
   w.Key("files").BeginArray();
-  for (const auto& t : files_) {
+  auto entry = [&w](const std::string& path, const std::string& real_path, uint64_t dev,
+                    uint64_t ino, uint64_t offset, uint64_t fp_len, uint32_t fp,
+                    std::string_view state) {
     w.BeginObject();
-    w.Key("path").String(t->path);
-    w.Key("real_path").String(t->real_path);
-    w.Key("dev").Uint(t->dev);
-    w.Key("ino").Uint(t->ino);
-    w.Key("offset").Uint(t->offset);
-    w.Key("fp_len").Uint(t->fp_len);
-    w.Key("fp").Uint(t->fp);
-    w.Key("state");
-    t->assembler->SaveState(&w);
+    w.Key("path").String(path);
+    w.Key("real_path").String(real_path);
+    w.Key("dev").Uint(dev);
+    w.Key("ino").Uint(ino);
+    w.Key("offset").Uint(offset);
+    w.Key("fp_len").Uint(fp_len);
+    w.Key("fp").Uint(fp);
+    w.Key("state").Raw(state);
     w.EndObject();
+  };
+  std::string state;
+  for (const auto& t : files_) {
+    state.clear();
+    JsonWriter sw(&state);
+    t->assembler->SaveState(&sw);
+    entry(t->path, t->real_path, t->dev, t->ino, t->offset, t->fp_len, t->fp, state);
   }
   // Positions read from the checkpoint whose files were not found yet stay.
   for (const auto& [id, s] : saved_) {
-    w.BeginObject();
-    w.Key("path").String(s->path);
-    w.Key("real_path").String(s->real_path);
-    w.Key("dev").Uint(id.first);
-    w.Key("ino").Uint(id.second);
-    w.Key("offset").Uint(s->offset);
-    w.Key("fp_len").Uint(s->fp_len);
-    w.Key("fp").Uint(s->fp);
-    w.Key("state").Raw(s->state);
-    w.EndObject();
+    entry(s->path, s->real_path, id.first, id.second, s->offset, s->fp_len, s->fp, s->state);
   }
   w.EndArray();
   w.EndObject();
