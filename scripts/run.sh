@@ -61,6 +61,8 @@ FEEDERS="${PROTOCOLS[*]} files"
 
 cat <<MSG
 
+  Web UI:  http://$ADDR/   (explore, live tail, patterns, alerts)
+
 Lode is running on http://$ADDR (data in $DATA), with syslog over TCP on $SYSLOG_TCP.
 A simulated fleet feeds it $RATE lines/s, $SHARE lines/s over each of: $FEEDERS
 (lode gen --protocol ...: NDJSON, Loki push, OTLP/HTTP, Elasticsearch bulk, RFC 5424 syslog,

@@ -20,6 +20,7 @@ PACKAGES=(
   bsdutils rsyslog  # logger and rsyslogd: real syslog clients for tests/e2e/test_syslog.py
   prometheus-alertmanager  # a real Alertmanager for tests/e2e/test_alerting.py (it starts
                            # /usr/bin/prometheus-alertmanager itself; the system service is not used)
+  chromium  # the browser tests/e2e/test_web_ui.mjs drives headless with playwright-core
 )
 NAME=setup
 if [ "${1:-}" = "--bench" ]; then
@@ -56,15 +57,22 @@ else
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The npm clients, from the npm registry, as package-lock.json pins them;
-# reinstalled only when the lock file changes.
-CLIENTS="$(cd "$(dirname "$0")/.." && pwd)/tests/clients"
-STAMP="$CLIENTS/node_modules/.lode-lock-sha256"
-WANT=$(sha256sum "$CLIENTS/package-lock.json" | cut -d' ' -f1)
-if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
-  echo "$NAME: installing the npm test clients (tests/clients)"
-  (cd "$CLIENTS" && npm ci --no-audit --no-fund --loglevel=error)
-  echo "$WANT" > "$STAMP"
-else
-  echo "$NAME: npm test clients present"
-fi
+# npm packages, from the npm registry, as each package-lock.json pins them;
+# reinstalled only when the lock file changes: the web UI's build tools (web/,
+# bundled into the binary at build time) and the real npm clients and the
+# browser driver of the end-to-end tests (tests/clients).
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+npm_install() {  # DIR WHAT
+  local dir="$ROOT/$1" stamp want
+  stamp="$dir/node_modules/.lode-lock-sha256"
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "$NAME: installing $2 ($1)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+  else
+    echo "$NAME: $2 present"
+  fi
+}
+npm_install web "the web UI's npm packages"
+npm_install tests/clients "the npm test clients"

@@ -473,7 +473,8 @@ int RunGen(const GenFlags& f) {
   const size_t batch_size = std::max<size_t>(1, f.batch);
   const auto t0 = SteadyClock::now();
 
-  const int64_t live_spacing_ns = f.rate > 0 ? static_cast<int64_t>(1e9 / f.rate) : 0;
+  const int64_t rate_spacing_ns = f.rate > 0 ? static_cast<int64_t>(1e9 / f.rate) : 0;
+  int64_t last_batch_ns = 0;  // GUARDED_BY(mu): "now" of the previous live batch
   auto next_batch = [&](Batch* batch) {
     std::lock_guard lock(mu);
     size_t n = batch_size;
@@ -488,9 +489,17 @@ int RunGen(const GenFlags& f) {
     batch->ndjson.clear();
     batch->records.clear();
     const int64_t now = Clock::Real()->NowNanos();
+    // Live lines are spread over the time the batch stands for (1/rate apart, ending now), as
+    // a real fleet's would be; as fast as possible, over the time since the previous batch
+    // (so lines do not share a timestamp by the thousand).
+    int64_t live_spacing_ns = rate_spacing_ns;
+    if (live_spacing_ns == 0 && n > 0) {
+      live_spacing_ns = last_batch_ns == 0
+                            ? 1000
+                            : std::max<int64_t>(1, (now - last_batch_ns) / static_cast<int64_t>(n));
+    }
+    last_batch_ns = now;
     for (size_t i = 0; i < n; ++i) {
-      // Live lines are spread over the time the batch stands for (1/rate apart, ending now), as
-      // a real fleet's would be.
       const int64_t ts = live ? now - static_cast<int64_t>(n - 1 - i) * live_spacing_ns
                               : start_ns + static_cast<int64_t>(generated + i) * *interval;
       if (protocol == GenProtocol::kHttp) {

@@ -24,6 +24,7 @@ struct ServeFlags {
   std::string syslog_tcp;
   std::vector<std::string> files;
   std::string rules;
+  std::string web_dir;
 };
 
 int RunServe(const ServeFlags& f) {
@@ -45,6 +46,7 @@ int RunServe(const ServeFlags& f) {
     config.file_inputs.push_back(std::move(in));
   }
   if (!f.rules.empty()) config.rules_file = f.rules;
+  if (!f.web_dir.empty()) config.web_dir = f.web_dir;
   if (!f.log_level.empty()) config.log_level = f.log_level;
   if (!f.max_body.empty()) {
     auto v = ParseByteSize(f.max_body);
@@ -123,6 +125,10 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                   "Alert rules file (docs/ALERTING.md); SIGHUP or POST /api/v1/rules/reload "
                   "reads it again")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--web-dir", flags->web_dir,
+                  "Serve the web UI from this directory (a `node web/build.mjs --outdir` "
+                  "output) instead of the copy built in; for working on the UI")
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--log-level", flags->log_level,
                   "trace, debug, info, warn, error (default info)");
   cmd->add_option("--max-body", flags->max_body, "Largest request body, e.g. 64MiB");

@@ -958,6 +958,23 @@ class Evaluation {
 // ---------------------------------------------------------------------------
 // Log queries.
 
+// A record's structured metadata for categorize_labels: its attributes under
+// the names queries read them by, and its template's id.
+Labels MetadataOf(const Record& r, const PatternIndex::Snapshot* patterns) {
+  Labels out;
+  out.reserve(r.attributes.size() + 1);
+  for (const Attribute& a : r.attributes) out.emplace_back(SanitizeLabelName(a.key), a.value);
+  if (r.pattern_id != 0) {
+    const uint32_t id = patterns != nullptr ? patterns->Canonical(r.pattern_id) : r.pattern_id;
+    out.emplace_back(std::string(kPatternIdLabel), std::to_string(id));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const auto& a, const auto& b) { return a.first == b.first; }),
+            out.end());
+  return out;
+}
+
 Result<std::vector<Stream>> RunLogQuery(Evaluation* ev, const LogQuery& q) {
   const QueryParams& params = ev->params();
   LODE_ASSIGN_OR_RETURN(ScanPlan plan, ev->Plan(q, params.start_ns, params.end_ns));
@@ -971,6 +988,7 @@ Result<std::vector<Stream>> RunLogQuery(Evaluation* ev, const LogQuery& q) {
     uint64_t seq;  // shard-major arrival order: ties break the same way every time
     std::string line;
     Labels labels;
+    Labels metadata;  // categorize_labels only
   };
   const bool backward = params.direction == Direction::kBackward;
   auto better = [backward](const Kept& a, const Kept& b) {
@@ -1000,7 +1018,8 @@ Result<std::vector<Stream>> RunLogQuery(Evaluation* ev, const LogQuery& q) {
         std::pop_heap(heap.begin(), heap.end(), better);
         heap.pop_back();
       }
-      heap.push_back(Kept{r.timestamp_ns, s, std::string(out.line), labels.Sorted()});
+      heap.push_back(Kept{r.timestamp_ns, s, std::string(out.line), labels.Sorted(),
+                          params.categorize_labels ? MetadataOf(r, ev->patterns()) : Labels{}});
       std::push_heap(heap.begin(), heap.end(), better);
       return true;
     });
@@ -1015,9 +1034,17 @@ Result<std::vector<Stream>> RunLogQuery(Evaluation* ev, const LogQuery& q) {
   std::map<Labels, size_t> index;
   std::vector<Stream> streams;
   for (Kept& k : kept) {
+    Entry e{k.ts, std::move(k.line), std::move(k.metadata), {}};
+    if (params.categorize_labels) {
+      // The indexed labels key the stream; what the pipeline added is parsed.
+      auto parsed = std::stable_partition(k.labels.begin(), k.labels.end(),
+                                          [](const auto& l) { return IsStreamLabel(l.first); });
+      e.parsed.assign(std::make_move_iterator(parsed), std::make_move_iterator(k.labels.end()));
+      k.labels.erase(parsed, k.labels.end());
+    }
     auto [it, inserted] = index.emplace(k.labels, streams.size());
     if (inserted) streams.push_back(Stream{std::move(k.labels), {}});
-    streams[it->second].entries.push_back(Entry{k.ts, std::move(k.line)});
+    streams[it->second].entries.push_back(std::move(e));
   }
   std::sort(streams.begin(), streams.end(),
             [](const Stream& a, const Stream& b) { return a.labels < b.labels; });

@@ -46,6 +46,11 @@ std::string LabelsToString(const Labels& labels);
 struct Entry {
   int64_t timestamp_ns = 0;
   std::string line;
+  // With QueryParams::categorize_labels only: the record's attributes and
+  // pattern_id (Loki's structured metadata, names sanitized as the language
+  // reads them) and the labels the pipeline added (parsers, formatters).
+  Labels metadata;
+  Labels parsed;
 };
 
 struct Stream {
@@ -117,6 +122,10 @@ struct QueryParams {
   size_t limit = 100;  // log lines returned
   Direction direction = Direction::kBackward;
   bool include_archive = false;
+  // Log queries: split each line's labels as Loki's `categorize-labels`
+  // encoding does: streams keyed by the indexed labels only, the rest in
+  // Entry::metadata and Entry::parsed.
+  bool categorize_labels = false;
   // Set to true from another thread to stop the query (a client went away);
   // it then fails with Cancelled.
   const std::atomic<bool>* cancel = nullptr;

@@ -291,6 +291,48 @@ TEST_F(EngineTest, LabelApis) {
 namespace lode::logql {
 namespace {
 
+TEST(EngineCategorizeTest, SplitsStreamLabelsMetadataAndParsed) {
+  std::vector<Record> records;
+  for (int i = 0; i < 3; ++i) {
+    Record r;
+    r.tenant = "default";
+    r.timestamp_ns = kBase + i * kSec;
+    r.service = "checkout";
+    r.instance = "pod-" + std::to_string(i % 2);
+    r.level = Level::kError;
+    r.message = "status=" + std::to_string(500 + i) + " took=5ms";
+    r.attributes = {{"k8s.namespace", "prod"}, {"trace_id", "t" + std::to_string(i)}};
+    r.pattern_id = 7;
+    records.push_back(std::move(r));
+  }
+  MemoryStore store(std::move(records));
+  Engine engine(&store);
+  QueryParams p;
+  p.start_ns = kBase;
+  p.end_ns = kBase + 10 * kSec;
+  p.categorize_labels = true;
+  auto r = engine.Run("{service=\"checkout\"} | logfmt | status >= 501", p);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // Streams split by the indexed labels only, not by the parsed status.
+  ASSERT_EQ(r->streams.size(), 2u);
+  EXPECT_EQ(LabelsToString(r->streams[0].labels),
+            "{instance=\"pod-0\", level=\"error\", service=\"checkout\"}");
+  ASSERT_EQ(r->streams[0].entries.size(), 1u);
+  const Entry& e = r->streams[0].entries[0];
+  EXPECT_EQ(e.line, "status=502 took=5ms");
+  EXPECT_EQ(LabelsToString(e.metadata),
+            "{k8s_namespace=\"prod\", pattern_id=\"7\", trace_id=\"t2\"}");
+  EXPECT_EQ(LabelsToString(e.parsed), "{status=\"502\", took=\"5ms\"}");
+
+  // Without the flag: parsed labels are stream labels, no metadata.
+  p.categorize_labels = false;
+  auto plain = engine.Run("{service=\"checkout\"} | logfmt | status >= 501", p);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  ASSERT_EQ(plain->streams.size(), 2u);
+  EXPECT_TRUE(plain->streams[0].entries[0].metadata.empty());
+  EXPECT_NE(LabelsToString(plain->streams[0].labels).find("status=\"502\""), std::string::npos);
+}
+
 TEST(EngineHintsTest, SanitizedKeysAreFoundWithAndWithoutHints) {
   std::vector<Record> records;
   const char* lines[] = {"k8s.ns=prod 1x=a latency_ms=7", "k8s.ns=dev 1x=b", "k8s.ns=prod 1x=a",

@@ -24,6 +24,9 @@ void AlertApi::Register() {
 }
 
 Status AlertApi::Reload() {
+  if (engine_ == nullptr) {
+    return Status::InvalidArgument("no rules file was given (--rules or alerting.rules)");
+  }
   auto rules = LoadRulesFile(rules_path_);
   if (!rules.ok()) {
     spdlog::error("alerts: reload refused, the old rules stay: {}", rules.status().message());
@@ -48,8 +51,8 @@ void WriteMap(JsonWriter& w, std::string_view key, const std::map<std::string, s
 asio::awaitable<HttpResponse> AlertApi::Rules(HttpRequest& req) {
   std::string out;
   JsonWriter w(&out);
-  w.BeginObject().Key("rules").BeginArray();
-  for (const RuleView& v : engine_->Rules()) {
+  w.BeginObject().Key("enabled").Bool(engine_ != nullptr).Key("rules").BeginArray();
+  for (const RuleView& v : engine_ ? engine_->Rules() : std::vector<RuleView>{}) {
     const AlertRule& r = v.rule;
     w.BeginObject();
     w.Key("name").String(r.name);
@@ -82,8 +85,8 @@ asio::awaitable<HttpResponse> AlertApi::Rules(HttpRequest& req) {
 asio::awaitable<HttpResponse> AlertApi::Alerts(HttpRequest& req) {
   std::string out;
   JsonWriter w(&out);
-  w.BeginObject().Key("alerts").BeginArray();
-  for (const AlertView& a : engine_->Alerts()) {
+  w.BeginObject().Key("enabled").Bool(engine_ != nullptr).Key("alerts").BeginArray();
+  for (const AlertView& a : engine_ ? engine_->Alerts() : std::vector<AlertView>{}) {
     w.BeginObject();
     w.Key("rule").String(a.rule);
     w.Key("tenant").String(a.tenant);
@@ -110,6 +113,7 @@ asio::awaitable<HttpResponse> AlertApi::ReloadHandler(HttpRequest& req) {
 }
 
 void AlertApi::AppendMetrics(std::string* out) const {
+  if (engine_ == nullptr) return;
   size_t firing = 0, pending = 0;
   uint64_t matched = 0, late = 0;
   for (const RuleView& v : engine_->Rules()) {

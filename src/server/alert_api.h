@@ -17,7 +17,9 @@ namespace lode {
 
 class AlertApi {
  public:
-  // REQUIRES: server, engine and dispatcher (may be null) outlive the API.
+  // REQUIRES: server, engine and dispatcher outlive the API. Without rules
+  // (engine and dispatcher null) the lists are empty, with "enabled": false,
+  // and a reload is refused.
   AlertApi(HttpServer* server, AlertEngine* engine, const NotifierDispatcher* dispatcher,
            std::string rules_path);
 

@@ -23,6 +23,7 @@
 #include "query/log_query.h"
 #include "server/query_params.h"
 #include "server/record_json.h"
+#include "server/web_ui.h"
 
 namespace lode {
 
@@ -193,8 +194,9 @@ void LodeApi::Register() {
   server_->Route(http::verb::get, "/readyz", ok);
   // The root answers as an Elasticsearch 8 node does (shippers such as
   // Filebeat and the official clients check it before a bulk), and lists
-  // Lode's own endpoints.
-  auto root = [](HttpRequest& r) -> asio::awaitable<HttpResponse> {
+  // Lode's own endpoints; a browser (Accept: text/html) gets the web UI.
+  auto root = [page = options_.page](HttpRequest& r) -> asio::awaitable<HttpResponse> {
+    if (page && WebUi::WantsPage(r)) co_return co_await page(r);
     HttpResponse res = JsonResponse(
         r, http::status::ok,
         "{\"name\":\"lode\",\"cluster_name\":\"lode\",\"cluster_uuid\":\"lode\","

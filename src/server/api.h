@@ -49,6 +49,9 @@ struct ApiOptions {
   std::vector<std::pair<std::string, const SourceCounters*>> extra_sources;
   // Appends more Prometheus text to /metrics (e.g. alerting); may be empty.
   std::function<void(std::string*)> extra_metrics;
+  // Answers "/" for a browser (Accept: text/html) with the web UI's page;
+  // everyone else gets the Elasticsearch root. May be empty.
+  HttpHandler page;
 };
 
 class LodeApi {

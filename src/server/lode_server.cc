@@ -118,6 +118,9 @@ Result<std::unique_ptr<LodeServer>> LodeServer::Start(const ServerConfig& config
                         {"syslog_tcp", &s->syslog_->tcp_counters()}};
   }
   if (s->files_) ao.extra_sources.emplace_back("file", &s->files_->counters());
+  s->web_ui_ = std::make_unique<WebUi>(s->http_.get(), EmbeddedWebAssets(), config.web_dir);
+  s->web_ui_->Register();
+  ao.page = [ui = s->web_ui_.get()](HttpRequest& r) { return ui->Serve(r, "index.html"); };
   ao.extra_metrics = [self = s.get()](std::string* out) {
     if (self->alert_api_) self->alert_api_->AppendMetrics(out);
   };
@@ -131,21 +134,18 @@ Result<std::unique_ptr<LodeServer>> LodeServer::Start(const ServerConfig& config
                                       s->store_.get(), ao);
   s->api_->Register();
   s->loki_->Register();
-  if (s->alerts_) {
-    s->alert_api_ = std::make_unique<AlertApi>(s->http_.get(), s->alerts_.get(),
-                                               s->notifiers_.get(), config.rules_file);
-    s->alert_api_->Register();
-    s->alerts_->Start();
-  }
+  s->alert_api_ = std::make_unique<AlertApi>(s->http_.get(), s->alerts_.get(), s->notifiers_.get(),
+                                             config.rules_file);
+  s->alert_api_->Register();
+  if (s->alerts_) s->alerts_->Start();
   LODE_RETURN_IF_ERROR(s->http_->Start());
-  spdlog::info("lode: serving http on {}:{}, data in {}", ho.host, s->http_->port(),
-               config.data_dir);
+  spdlog::info("lode: serving http on {}:{} (web UI: http://{}:{}/{}), data in {}", ho.host,
+               s->http_->port(), ho.host, s->http_->port(),
+               config.web_dir.empty() ? "" : " from " + config.web_dir, config.data_dir);
   return s;
 }
 
 Status LodeServer::ReloadRules() {
-  if (!alert_api_)
-    return Status::InvalidArgument("no rules file was given (--rules or alerting.rules)");
   return alert_api_->Reload();
 }
 
@@ -163,6 +163,7 @@ void LodeServer::Stop() {
   api_.reset();
   loki_.reset();
   alert_api_.reset();
+  web_ui_.reset();
   bus_.reset();
   files_.reset();
   syslog_.reset();  // after the bus: its last callbacks post to the syslog I/O context

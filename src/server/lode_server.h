@@ -15,6 +15,7 @@
 #include "server/http_server.h"
 #include "server/loki_api.h"
 #include "server/server_config.h"
+#include "server/web_ui.h"
 #include "storage/segment_store.h"
 #include "tail/file_source.h"
 
@@ -46,6 +47,7 @@ class LodeServer {
   std::unique_ptr<NotifierDispatcher> notifiers_;  // null without rules
   std::unique_ptr<AlertEngine> alerts_;            // null without rules
   std::unique_ptr<AlertApi> alert_api_;
+  std::unique_ptr<WebUi> web_ui_;
   TailHub tail_hub_;
   std::unique_ptr<SegmentStore> store_;
   std::unique_ptr<logql::Engine> engine_;

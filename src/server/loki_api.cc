@@ -36,6 +36,7 @@ namespace {
 
 constexpr int64_t kSecond = 1'000'000'000;
 constexpr int64_t kHour = 3600 * kSecond;
+constexpr std::string_view kCategorizeLabels = "categorize-labels";
 
 // Loki answers errors as plain text.
 HttpResponse TextError(const HttpRequest& req, const Status& st) {
@@ -134,14 +135,30 @@ void WriteStats(JsonWriter& w, const logql::QueryStatistics& st, size_t returned
   w.EndObject();
 }
 
-void WriteStreams(JsonWriter& w, const std::vector<logql::Stream>& streams) {
+// `categorized`: values carry a third element with the entry's structured
+// metadata and parsed labels when it has any (Loki's categorize-labels).
+void WriteStreams(JsonWriter& w, const std::vector<logql::Stream>& streams,
+                  bool categorized = false) {
   w.BeginArray();
   for (const auto& s : streams) {
     w.BeginObject().Key("stream");
     WriteLabels(w, s.labels);
     w.Key("values").BeginArray();
     for (const auto& e : s.entries) {
-      w.BeginArray().String(std::to_string(e.timestamp_ns)).String(e.line).EndArray();
+      w.BeginArray().String(std::to_string(e.timestamp_ns)).String(e.line);
+      if (categorized && (!e.metadata.empty() || !e.parsed.empty())) {
+        w.BeginObject();
+        if (!e.metadata.empty()) {
+          w.Key("structuredMetadata");
+          WriteLabels(w, e.metadata);
+        }
+        if (!e.parsed.empty()) {
+          w.Key("parsed");
+          WriteLabels(w, e.parsed);
+        }
+        w.EndObject();
+      }
+      w.EndArray();
     }
     w.EndArray().EndObject();
   }
@@ -325,14 +342,18 @@ int64_t DefaultLokiStep(int64_t start_ns, int64_t end_ns) {
   return std::max<int64_t>(static_cast<int64_t>(std::floor(secs / 250)), 1) * kSecond;
 }
 
-std::string QueryResultJson(const logql::QueryResult& result) {
+std::string QueryResultJson(const logql::QueryResult& result, bool categorized) {
   std::string out;
   JsonWriter w(&out);
-  w.BeginObject().Key("resultType").String(logql::ResultTypeName(result.type)).Key("result");
+  w.BeginObject();
+  if (categorized && result.type == logql::ResultType::kStreams) {
+    w.Key("encodingFlags").BeginArray().String(kCategorizeLabels).EndArray();
+  }
+  w.Key("resultType").String(logql::ResultTypeName(result.type)).Key("result");
   size_t returned = 0;
   switch (result.type) {
     case logql::ResultType::kStreams:
-      WriteStreams(w, result.streams);
+      WriteStreams(w, result.streams, categorized);
       for (const auto& s : result.streams) returned += s.entries.size();
       break;
     case logql::ResultType::kMatrix:
@@ -473,6 +494,9 @@ asio::awaitable<HttpResponse> LokiApi::Query(HttpRequest& req, const RequestCont
   qp.direction = *dir;
   const int64_t now = options_.clock->NowNanos();
   const bool metric = std::holds_alternative<MetricExpr>(*expr);
+  // Grafana asks for entries with their metadata split out (the web UI too).
+  qp.categorize_labels = !metric && req["X-Loki-Response-Encoding-Flags"].find(kCategorizeLabels) !=
+                                        std::string_view::npos;
   if (range) {
     Status st = RangeParams(p, now, &qp.start_ns, &qp.end_ns);
     if (!st.ok()) co_return TextError(req, st);
@@ -498,7 +522,7 @@ asio::awaitable<HttpResponse> LokiApi::Query(HttpRequest& req, const RequestCont
   auto result =
       co_await server_->RunBlocking([this, &expr, &qp] { return engine_->Run(*expr, qp); });
   if (!result.ok()) co_return TextError(req, result.status());
-  co_return Success(req, QueryResultJson(*result));
+  co_return Success(req, QueryResultJson(*result, qp.categorize_labels));
 }
 
 asio::awaitable<HttpResponse> LokiApi::Labels(HttpRequest& req) {

@@ -88,6 +88,9 @@ Result<int64_t> ParseLokiStep(std::string_view name, std::string_view text);
 int64_t DefaultLokiStep(int64_t start_ns, int64_t end_ns);
 
 // The JSON `data` value of a query answer ({"resultType":..., "result":..., "stats":...}).
-std::string QueryResultJson(const logql::QueryResult& result);
+// `categorized`: the result was run with categorize_labels; stream values then
+// carry {"structuredMetadata","parsed"} as a third element, as Loki writes
+// them for `X-Loki-Response-Encoding-Flags: categorize-labels`.
+std::string QueryResultJson(const logql::QueryResult& result, bool categorized = false);
 
 }  // namespace lode

@@ -12,6 +12,8 @@
 //     max_body_bytes: 64MiB    # larger requests get 413
 //     max_decoded_bytes: 256MiB
 //     max_line_bytes: 1MiB
+//     web_dir: ""              # serve the web UI from this directory (UI work)
+//                              # instead of the copy built into the binary
 //   ingest:
 //     queue_budget_bytes: 256MiB  # above this, ingest answers 429
 //   wal:
@@ -75,6 +77,7 @@ struct ServerConfig {
   uint64_t max_body_bytes = 64ull << 20;
   uint64_t max_decoded_bytes = 256ull << 20;
   uint64_t max_line_bytes = 1ull << 20;
+  std::string web_dir;  // empty: the embedded web UI
   uint64_t queue_budget_bytes = 256ull << 20;
   uint64_t wal_file_bytes = 64ull << 20;
   int64_t wal_group_delay_ns = 0;
