@@ -7,6 +7,7 @@
 #   make bench-patterns  pattern mining through the HTTP API, scored on LogHub
 #   make bench-protocols ingest throughput per protocol (NDJSON, Loki, OTLP, ES bulk, syslog, files)
 #   make bench-alerts    alert latency (ingest → webhook) and the ingest cost of 100 rules
+#   make bench-web       the web UI in headless Chromium: first view, 100,000 rows, live tail
 #   make test-long  soak and crash-loop tests that take longer than `make test`
 #   make format     clang-format the sources
 
@@ -16,7 +17,7 @@ JOBS       ?= $(shell nproc)
 GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 CMAKE_ARGS ?=
 
-.PHONY: all setup build configure test test-unit test-asan test-e2e test-long run bench bench-patterns bench-protocols bench-alerts format tidy clean
+.PHONY: all setup build configure test test-unit test-asan test-e2e test-long run bench bench-patterns bench-protocols bench-alerts bench-web format tidy clean
 
 all: build
 
@@ -68,6 +69,9 @@ bench-protocols: build
 
 bench-alerts: build
 	@python3 bench/alert_bench.py $(BUILD)/lode
+
+bench-web: build
+	@node bench/web_ui_bench.mjs --lode $(BUILD)/lode
 
 format:
 	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h')

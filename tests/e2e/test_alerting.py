@@ -725,7 +725,22 @@ def test_restart_does_not_notify_again(env):
                "a new CardDeclined reaches Alertmanager after the restart")
 
 
+def test_without_rules(env):
+    # A server without a rules file: empty lists that say so, and a reload refused.
+    s = Server(env.lode).start()
+    try:
+        check_eq(s.get("/api/v1/rules").json(), {"enabled": False, "rules": []}, "rules")
+        check_eq(s.get("/api/v1/alerts").json(), {"enabled": False, "alerts": []}, "alerts")
+        r = s.request("POST", "/api/v1/rules/reload")
+        check_eq(r.status, 400, f"reload without rules: {r}")
+        check("no rules file" in r.json()["error"], f"the reload error says why: {r}")
+        check_eq(env.lode_rules() != [], True, "the server with rules lists them")
+    finally:
+        s.cleanup()
+
+
 TESTS = [
+    test_without_rules,
     test_threshold_and_pattern_fire,
     test_alertmanager_received_the_alerts,
     test_webhook_retried_after_failures,

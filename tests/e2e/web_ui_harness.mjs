@@ -131,7 +131,12 @@ export class LodeServer {
   async stop() {
     if (!this.running()) return;
     this.proc.kill('SIGTERM');
-    const code = await Promise.race([this.exited, sleep(STOP_TIMEOUT_MS).then(() => 'timeout')]);
+    const timer = new AbortController(); // so a prompt stop does not keep Node alive 30 s
+    const code = await Promise.race([
+      this.exited,
+      sleep(STOP_TIMEOUT_MS, 'timeout', { signal: timer.signal }).catch(() => 'aborted'),
+    ]);
+    timer.abort();
     if (code === 'timeout') {
       this.killNow();
       throw new Error(`${this.name}: lode serve did not stop within 30 s of SIGTERM`);

@@ -1,7 +1,7 @@
 // Alerts: the loaded rules with their groups and counts, and the pending and firing alerts
 // with since when. Refreshed every 5 s while the tab is open.
 
-import { ApiError, fetchAlerts, fetchRules, isAbort, track, type Alert, type Rule } from './api';
+import { fetchAlerts, fetchRules, isAbort, track, type Alert, type Rule, type RuleSet } from './api';
 import { h, clear } from './dom';
 import { formatAgo, formatInt, formatSeconds } from './format';
 import { formatLocal } from './timerange';
@@ -48,8 +48,6 @@ export class AlertsView implements ViewInstance {
     this.empty = h(
       'div',
       { class: 'panel-msg', 'data-testid': 'alerts-empty', hidden: true },
-      'No alert rules are loaded: the server was started without --rules (or alerting.rules in its config). ',
-      'See docs/ALERTING.md.',
     );
     this.alertsPanel = h(
       'section',
@@ -133,13 +131,9 @@ export class AlertsView implements ViewInstance {
     this.abort = ac;
     void track(
       Promise.all([fetchRules({ signal: ac.signal }), fetchAlerts({ signal: ac.signal })]).then(
-        ([rules, alerts]) => this.render(rules, alerts),
+        ([ruleSet, alerts]) => this.render(ruleSet, alerts),
         (e) => {
           if (isAbort(e)) return;
-          if (e instanceof ApiError && e.status === 404) {
-            this.render([], []); // no alerting on this server
-            return;
-          }
           this.status.textContent = `Could not load: ${e instanceof Error ? e.message : String(e)}`;
           this.status.classList.add('error');
         },
@@ -149,12 +143,16 @@ export class AlertsView implements ViewInstance {
     });
   }
 
-  private render(rules: Rule[], alerts: Alert[]): void {
+  private render({ enabled, rules }: RuleSet, alerts: Alert[]): void {
     const now = Date.now();
     this.status.classList.remove('error');
     this.status.textContent = `Updated ${new Date(now).toLocaleTimeString()} · every ${REFRESH_MS / 1000} s`;
     const none = rules.length === 0;
     this.empty.hidden = !none;
+    this.empty.textContent = enabled
+      ? 'The rules file has no rules. See docs/ALERTING.md.'
+      : 'No alert rules are loaded: the server was started without --rules (or alerting.rules in ' +
+        'its config). See docs/ALERTING.md.';
     this.rulesPanel.hidden = none;
     this.alertsPanel.hidden = none;
 

@@ -208,8 +208,15 @@ export interface Alert {
   sample?: string;
 }
 
-export async function fetchRules(opts: RequestOptions = {}): Promise<Rule[]> {
-  return (await getJson<{ rules: Rule[] }>('api/v1/rules', {}, opts)).rules ?? [];
+export interface RuleSet {
+  /** False when the server runs without a rules file. */
+  enabled: boolean;
+  rules: Rule[];
+}
+
+export async function fetchRules(opts: RequestOptions = {}): Promise<RuleSet> {
+  const r = await getJson<{ enabled?: boolean; rules?: Rule[] }>('api/v1/rules', {}, opts);
+  return { enabled: r.enabled ?? true, rules: r.rules ?? [] };
 }
 
 export async function fetchAlerts(opts: RequestOptions = {}): Promise<Alert[]> {

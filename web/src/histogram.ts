@@ -118,7 +118,7 @@ export class Histogram {
     return {
       width: Math.max(200, this.chartEl.clientWidth),
       height: this.plotHeight(),
-      padding: [6, 8, 0, 0],
+      padding: [6, 24, 0, 0],
       cursor: {
         drag: { x: true, y: false, setScale: false },
         points: { show: false },
