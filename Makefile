@@ -39,7 +39,8 @@ test: build
 # The unit tests again, built with AddressSanitizer and UndefinedBehaviorSanitizer.
 test-asan: setup
 	cmake -S . -B $(ASAN_BUILD) -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=Debug -DLODE_WERROR=ON \
-	  -DLODE_SANITIZE=ON -DLODE_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" $(CMAKE_ARGS)
+	  -DLODE_SANITIZE=ON -DLODE_BUILD_BENCH=OFF -DLODE_WEB_UI=OFF -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+	  $(CMAKE_ARGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS) --target lode_unit_tests
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -L unit

@@ -19,15 +19,9 @@ import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { SKIP, LodeServer, poll } from '../tests/e2e/web_ui_harness.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, SKIP, LodeServer, poll } from '../tests/e2e/web_ui_harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
-// The launch flags of tests/e2e/test_web_ui.mjs (Debian's chromium, headless, no sandbox).
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 const VIEWPORT = { width: 1400, height: 900 };
 const WAIT_MS = 60_000;
 const HOUR_MS = 3_600_000;

@@ -207,6 +207,7 @@ void LodeApi::Register() {
         "\"endpoints\":[\"POST /api/v1/logs\",\"GET /api/v1/logs\",\"GET /api/v1/aggregate\","
         "\"POST /_bulk\",\"POST /v1/logs\",\"GET /metrics\",\"GET /healthz\",\"GET /readyz\"]}");
     res.set("X-Elastic-Product", "Elasticsearch");
+    if (page) res.set(http::field::vary, "Accept");  // browsers get the web UI here
     co_return res;
   };
   server_->Route(http::verb::get, "/", root);

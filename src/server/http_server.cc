@@ -19,6 +19,22 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
+namespace {
+
+// True when the request has no Origin (not a browser) or one whose host and
+// port are the request's Host.
+bool SameOrigin(const HttpRequest& req) {
+  auto it = req.find(http::field::origin);
+  if (it == req.end()) return true;
+  std::string_view origin = it->value();
+  const size_t scheme = origin.find("://");
+  if (scheme == std::string_view::npos) return false;  // "null", opaque origins
+  origin.remove_prefix(scheme + 3);
+  return boost::beast::iequals(origin, req[http::field::host]);
+}
+
+}  // namespace
+
 http::status HttpStatusFor(StatusCode code) {
   switch (code) {
     case StatusCode::kOk: return http::status::ok;
@@ -236,6 +252,23 @@ asio::awaitable<void> HttpServer::Session(tcp::socket socket) {
     if (beast::websocket::is_upgrade(req)) {
       std::string_view target = req.target();
       auto ws = websocket_routes_.find(std::string(target.substr(0, target.find('?'))));
+      if (ws != websocket_routes_.end() && !SameOrigin(req)) {
+        // A page of another site may not read logs through the visitor's
+        // browser (cross-site WebSocket hijacking): browsers always send
+        // Origin; other clients send none.
+        std::string body;
+        JsonWriter w(&body);
+        w.BeginObject()
+            .Key("error")
+            .String("WebSocket from origin \"" + std::string(req[http::field::origin]) +
+                    "\" refused: not this server's (" + std::string(req[http::field::host]) + ")")
+            .Key("code")
+            .String("PermissionDenied")
+            .EndObject();
+        HttpResponse res = JsonResponse(req, http::status::forbidden, std::move(body));
+        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        co_return;
+      }
       if (ws != websocket_routes_.end()) {
         stream.expires_never();
         WebSocket ws_stream(std::move(stream));

@@ -861,6 +861,10 @@ asio::awaitable<void> LokiApi::Tail(HttpRequest& req, WebSocket& ws) {
   }
   auto limit = LimitParam(p, options_);
   if (!limit.ok()) co_return co_await close_with(limit.status());
+  // Browsers cannot set headers on a WebSocket: the flag may come as a parameter.
+  const bool categorize =
+      req["X-Loki-Response-Encoding-Flags"].find(kCategorizeLabels) != std::string_view::npos ||
+      p.Get("categorize_labels") == "true";
   const int64_t now = options_.clock->NowNanos();
   int64_t start = now - kHour;
   if (auto v = p.Get("start"); v && !v->empty()) {
@@ -884,7 +888,7 @@ asio::awaitable<void> LokiApi::Tail(HttpRequest& req, WebSocket& ws) {
     std::string msg;
     JsonWriter w(&msg);
     w.BeginObject().Key("streams");
-    WriteStreams(w, r.streams);
+    WriteStreams(w, r.streams, categorize);
     w.Key("dropped_entries");
     if (dropped == 0) {
       w.Null();
@@ -914,6 +918,7 @@ asio::awaitable<void> LokiApi::Tail(HttpRequest& req, WebSocket& ws) {
   backlog.end_ns = now;
   backlog.limit = *limit;
   backlog.direction = Direction::kBackward;
+  backlog.categorize_labels = categorize;
   auto first = co_await server_->RunBlocking([&] { return engine_->Run(*expr, backlog); });
   if (!first.ok()) co_return co_await close_with(first.status());
   // Oldest first, as a tail shows them.
@@ -951,6 +956,7 @@ asio::awaitable<void> LokiApi::Tail(HttpRequest& req, WebSocket& ws) {
       qp.end_ns = INT64_MAX / 2;
       qp.limit = options_.tail_max_pending;
       qp.direction = Direction::kForward;
+      qp.categorize_labels = categorize;
       auto r = local.Run(*expr, qp);
       if (!r.ok()) {
         co_await close_with(r.status());

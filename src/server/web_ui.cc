@@ -44,9 +44,45 @@ std::string Gzip(std::string_view data) {
   return rc == Z_STREAM_END ? out : std::string();
 }
 
+// Whether Accept-Encoding lists gzip (or *) without q=0.
 bool AcceptsGzip(const HttpRequest& req) {
-  const std::string_view ae = req[http::field::accept_encoding];
-  return ae.find("gzip") != std::string_view::npos;
+  std::string_view ae = req[http::field::accept_encoding];
+  while (!ae.empty()) {
+    const size_t comma = ae.find(',');
+    std::string_view item = ae.substr(0, comma);
+    ae = comma == std::string_view::npos ? std::string_view() : ae.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    const size_t semi = item.find(';');
+    std::string_view coding = item.substr(0, semi);
+    while (!coding.empty() && coding.back() == ' ') coding.remove_suffix(1);
+    if (coding != "gzip" && coding != "*") continue;
+    if (semi == std::string_view::npos) return true;
+    std::string_view params = item.substr(semi + 1);
+    while (!params.empty() && params.front() == ' ') params.remove_prefix(1);
+    // q=0, q=0.0, q=0.00...: refused.
+    if (params.starts_with("q=0") && params.find_first_not_of("0.", 2) == std::string_view::npos) {
+      return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+// Whether If-None-Match names `etag` (weak or strong, in a list) or is "*".
+bool EtagMatches(const HttpRequest& req, std::string_view etag) {
+  std::string_view inm = req[http::field::if_none_match];
+  if (inm.empty()) return false;
+  if (inm == "*") return true;
+  while (!inm.empty()) {
+    const size_t comma = inm.find(',');
+    std::string_view item = inm.substr(0, comma);
+    inm = comma == std::string_view::npos ? std::string_view() : inm.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.starts_with("W/")) item.remove_prefix(2);
+    if (item == etag) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -107,13 +143,19 @@ HttpResponse WebUi::Answer(const HttpRequest& req, std::string_view name, std::s
     res.body() = "web UI asset \"" + std::string(name) + "\" not found" +
                  (dir_.empty() ? "" : " in " + dir_) + "\n";
     res.prepare_payload();
+    if (req.method() == http::verb::head) res.body().clear();
     return res;
   }
   // Revalidated on every load (a 304 costs a round trip, no bytes), so a new
   // binary's UI shows at once without versioned file names.
+  const bool gzip = !p->gzip.empty() && AcceptsGzip(req);
+  // Each encoding is its own representation, with its own tag.
+  const std::string etag =
+      gzip ? p->etag.substr(0, p->etag.size() - 1) + "-gz\"" : std::string(p->etag);
   res.set(http::field::cache_control, "no-cache");
-  res.set(http::field::etag, p->etag);
-  res.set(http::field::vary, "Accept-Encoding");
+  res.set(http::field::etag, etag);
+  // "/" also answers non-browsers with JSON (api.cc), by Accept.
+  res.set(http::field::vary, name == "index.html" ? "Accept, Accept-Encoding" : "Accept-Encoding");
   res.set(http::field::content_type, ContentType(name));
   res.set("X-Content-Type-Options", "nosniff");
   if (name.ends_with(".html")) {
@@ -123,11 +165,10 @@ HttpResponse WebUi::Answer(const HttpRequest& req, std::string_view name, std::s
             "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'");
     res.set("Referrer-Policy", "no-referrer");
   }
-  if (req[http::field::if_none_match] == p->etag) {
+  if (EtagMatches(req, etag)) {
     res.result(http::status::not_modified);
     return res;
   }
-  const bool gzip = !p->gzip.empty() && AcceptsGzip(req);
   if (gzip) res.set(http::field::content_encoding, "gzip");
   const std::string_view body = gzip ? std::string_view(p->gzip) : data;
   if (req.method() == http::verb::head) {

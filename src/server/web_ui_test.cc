@@ -62,6 +62,28 @@ TEST(WebUiTest, GzipWhenAcceptedAndWorthIt) {
   HttpResponse js = Get(ui, "app.js", {{http::field::accept_encoding, "gzip"}});
   EXPECT_TRUE(js[http::field::content_encoding].empty());
   EXPECT_EQ(js.body(), "console.log(1)");
+
+  // Refused with q=0: plain.
+  HttpResponse no = Get(ui, "index.html", {{http::field::accept_encoding, "gzip;q=0, br"}});
+  EXPECT_TRUE(no[http::field::content_encoding].empty());
+  EXPECT_EQ(no.body(), kPage);
+  EXPECT_EQ(Get(ui, "index.html",
+                {{http::field::accept_encoding, "deflate, *"}})[http::field::content_encoding],
+            "gzip");
+
+  // The two encodings are two representations: each its own tag, each revalidates alone.
+  const std::string gz_tag(gz[http::field::etag]);
+  const std::string plain_tag(no[http::field::etag]);
+  EXPECT_NE(gz_tag, plain_tag);
+  EXPECT_EQ(Get(ui, "index.html",
+                {{http::field::accept_encoding, "gzip"}, {http::field::if_none_match, gz_tag}})
+                .result(),
+            http::status::not_modified);
+  EXPECT_EQ(Get(ui, "index.html", {{http::field::if_none_match, gz_tag}}).result(),
+            http::status::ok);
+  // A proxy may weaken the tag or send a list.
+  EXPECT_EQ(Get(ui, "index.html", {{http::field::if_none_match, "\"x\", W/" + plain_tag}}).result(),
+            http::status::not_modified);
 }
 
 TEST(WebUiTest, HeadHasLengthAndNoBody) {
@@ -70,6 +92,9 @@ TEST(WebUiTest, HeadHasLengthAndNoBody) {
   EXPECT_EQ(head.result(), http::status::ok);
   EXPECT_TRUE(head.body().empty());
   EXPECT_EQ(head[http::field::content_length], std::to_string(kPage.size()));
+  HttpResponse missing = Get(ui, "app.css", {}, http::verb::head);
+  EXPECT_EQ(missing.result(), http::status::not_found);
+  EXPECT_TRUE(missing.body().empty());
 }
 
 TEST(WebUiTest, DirectoryIsReadAtEachRequest) {
@@ -103,6 +128,13 @@ TEST(WebUiTest, TheBuiltBundleIsEmbedded) {
   EXPECT_GT(sizes["index.html"], 100u);
   EXPECT_TRUE(sizes.contains("app.js"));
   EXPECT_TRUE(sizes.contains("app.css"));
+#if LODE_WEB_UI
+  // Built with the UI: the bundle, not the placeholder page.
+  EXPECT_GT(sizes["app.js"], 10000u);
+  EXPECT_GT(sizes["app.css"], 1000u);
+#else
+  EXPECT_EQ(sizes["app.js"], 0u);
+#endif
 }
 
 }  // namespace

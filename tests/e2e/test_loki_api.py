@@ -657,8 +657,9 @@ def test_errors(s):
 # Tail
 
 
-def tail_connect(s, query, tenant):
-    url = f"ws://127.0.0.1:{s.port}{V1}/tail?" + urllib.parse.urlencode({"query": query})
+def tail_connect(s, query, tenant, **params):
+    url = (f"ws://127.0.0.1:{s.port}{V1}/tail?" +
+           urllib.parse.urlencode({"query": query, **params}))
     return websocket.create_connection(url, timeout=TIMEOUT,
                                        header=[f"X-Scope-OrgID: {tenant}"])
 
@@ -751,6 +752,36 @@ def test_tail_refuses_metric_query(s):
         ws.close()
 
 
+def test_tail_categorized_and_cross_origin_refused(s):
+    tenant = "loki-e2e-tailcat"
+    now = time.time_ns()
+    push_ok(s, [{"stream": {"service": "tailcat", "k8s_ns": "prod"},
+                 "values": [[str(now - SEC), "status=503 msg=down"]]}], tenant=tenant)
+    # categorize_labels=true (browsers cannot set the header on a WebSocket): entries carry
+    # their metadata and parsed labels, streams only the indexed labels.
+    ws = tail_connect(s, '{service="tailcat"} | logfmt', tenant, categorize_labels="true")
+    try:
+        opcode, payload = ws.recv_data()
+        (stream,) = json.loads(payload)["streams"]
+        check_eq(sorted(stream["stream"]), ["level", "service", "source"],
+                 "stream labels: indexed only")
+        (value,) = stream["values"]
+        check_eq(value[1], "status=503 msg=down", "the line")
+        check_eq(value[2]["parsed"], {"msg": "down", "status": "503"}, "parsed labels")
+        check_eq(value[2]["structuredMetadata"].get("k8s_ns"), "prod", "structured metadata")
+    finally:
+        ws.close()
+    # A page of another site may not open a tail through its visitor's browser.
+    url = f"ws://127.0.0.1:{s.port}{V1}/tail?" + urllib.parse.urlencode({"query": "{}"})
+    try:
+        websocket.create_connection(url, timeout=TIMEOUT, origin="http://evil.example")
+        raise CheckFailed("a cross-origin WebSocket was accepted")
+    except websocket.WebSocketBadStatusException as e:
+        check_eq(e.status_code, 403, f"cross-origin tail refused: {e}")
+    ok = websocket.create_connection(url, timeout=TIMEOUT, origin=f"http://127.0.0.1:{s.port}")
+    ok.close()
+
+
 # ---------------------------------------------------------------------------
 # Cancellation
 
@@ -816,6 +847,7 @@ def main():
              test_stats_bytes_processed, test_labels_and_values, test_labels_default_range,
              test_series, test_index_stats, test_index_stats_post_form, test_errors,
              test_tail_live, test_tail_pipeline_and_tenant, test_tail_refuses_metric_query,
+             test_tail_categorized_and_cross_origin_refused,
              test_cancelled_queries_stop]
     with ConfigFile(f"http:\n  worker_threads: {WORKERS}\n") as cfg:
         return run_tests(tests, args.lode, ["--config", cfg])

@@ -13,13 +13,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { SKIP, CheckFailed, LodeServer, check, checkEq, nowNs, poll } from './web_ui_harness.mjs';
+import {
+  CHROMIUM, CHROMIUM_ARGS, SKIP, CheckFailed, LodeServer, check, checkEq, nowNs, poll,
+} from './web_ui_harness.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 const WAIT_MS = 30_000;
 const DESKTOP = { width: 1400, height: 900 };
 const NARROW = { width: 420, height: 800 };
@@ -336,6 +333,14 @@ async function scenarioFacets({ ui, main }) {
     }
     if (label === 'level') checkEq([...shownValues].sort(), [...api.keys()].sort(), 'facet-level values');
   }
+  // Clicking a service facet filters by it.
+  const service = s.facets.service[1] ?? s.facets.service[0];
+  const filtered = await ui.clickAndWait(
+    ui.page.locator(`${tid('facet-service')} ${tid('facet-item')}[data-value="${service.value}"]`),
+    { queryRe: [selectorMatcherRe('service', service.value)] }, `the query to gain service="${service.value}"`);
+  check(filtered.rows.length > 0, `no rows after clicking the ${service.value} facet`);
+  for (const r of filtered.rows) checkEq(r.service, service.value, `cell-service of the row at ${r.ts}`);
+  checkEq(await checkCounts(main, filtered), service.count, `the total after clicking the ${service.value} facet`);
 }
 
 async function scenarioLevelFilter({ ui, main }) {
@@ -380,7 +385,8 @@ async function scenarioRowDetails({ ui, main }) {
 
 async function scenarioQueryError({ ui, main }) {
   await ui.explore(main.url, '{}');
-  const bad = '{level="error"}\n  | json | status >= ';
+  // Non-ASCII before the error: the server counts columns in characters, the page in UTF-16.
+  const bad = '{level="error"}\n  |= "é😀" | json | status >= ';
   const message = await main.queryError(bad);
   const m = /line (\d+), col (\d+): (.*)/.exec(message ?? '');
   check(m, `the server's error for the bad query names no position: ${message}`);
@@ -393,6 +399,12 @@ async function scenarioQueryError({ ui, main }) {
     `query-error data-line/data-col (the server says: ${message})`);
   const text = await error.textContent();
   check(text.includes(m[3]), `query-error says ${JSON.stringify(text)}, not the server's ${JSON.stringify(m[3])}`);
+  // The caret is put at that line and column (counted in characters, as the server does).
+  const lineStart = bad.split('\n').slice(0, Number(m[1]) - 1).reduce((n, l) => n + l.length + 1, 0);
+  const lineText = bad.split('\n')[Number(m[1]) - 1];
+  const within = [...lineText].slice(0, Number(m[2]) - 1).join('').length;
+  checkEq(await input.evaluate((el) => el.selectionStart), lineStart + within,
+    `the caret's offset for line ${m[1]}, col ${m[2]}`);
 }
 
 async function scenarioQueryErrorCleared({ ui }) {

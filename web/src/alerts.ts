@@ -122,6 +122,7 @@ export class AlertsView implements ViewInstance {
   destroy(): void {
     clearTimeout(this.timer);
     this.abort?.abort();
+    this.abort = null; // a request finishing now does not schedule the next one
   }
 
   private refresh(): void {

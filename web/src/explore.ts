@@ -192,6 +192,9 @@ export class ExploreView implements ViewInstance {
   }
 
   destroy(): void {
+    // A load still finishing must find its run stale: no tail opened, no chart drawn.
+    this.runId++;
+    this.liveWanted = false;
     this.abort?.abort();
     this.closeTail();
     this.bar.destroy();
@@ -439,7 +442,8 @@ export class ExploreView implements ViewInstance {
           if (first) this.stats.lines += fresh.length;
           this.table.appendRows(fresh);
           want -= fresh.length;
-          if (fresh.length === unseen.length) this.endOverride = ts; // all shown: go on below it
+          // All shown: go on below it; else the rest of it comes with the next page.
+          this.endOverride = fresh.length === unseen.length ? ts : null;
           this.updateCount();
           continue;
         }
@@ -480,6 +484,8 @@ export class ExploreView implements ViewInstance {
     } finally {
       if (!this.stale(run)) {
         this.loadingMore = false;
+        // Rows the user scrolled in stay while live lines arrive on top.
+        this.liveKeep = Math.max(this.liveKeep, this.table.length);
         this.countEl.classList.remove('loading');
         this.updateCount();
         this.table.render();
@@ -616,14 +622,17 @@ export class ExploreView implements ViewInstance {
     // Lines after the newest shown; for an absolute range in the past, from now on.
     const start = this.relative && newest ? (BigInt(newest.ts) + 1n).toString() : msToNs(Date.now());
     const query = this.query;
-    const tail = new LiveTail(query, start, {
+    // The backlog since the newest shown row: as many lines as one request may return, so
+    // that what arrived while the page loaded is not cut.
+    const tail = new LiveTail(query, start, maxEntries, {
       onRows: (rows: LogRow[]) => {
         if (this.tail !== tail) return;
         this.table.setMessage('');
         this.table.prependLive(rows);
         this.liveReceived += rows.length;
         if (this.total !== null) this.total += rows.length;
-        if (this.table.trimTo(this.liveKeep) > 0) this.exhausted = false;
+        // Never while a page is loading below (its rows would land after a gap).
+        if (!this.loadingMore && this.table.trimTo(this.liveKeep) > 0) this.exhausted = false;
         this.updateCount();
         this.renderLive('live');
       },

@@ -15,7 +15,8 @@ export const LEVEL_COLORS: Record<Level, string> = {
 };
 
 export function levelColor(level: string): string {
-  return LEVEL_COLORS[(level as Level) in LEVEL_COLORS ? (level as Level) : 'unknown'];
+  const known = Object.prototype.hasOwnProperty.call(LEVEL_COLORS, level);
+  return LEVEL_COLORS[known ? (level as Level) : 'unknown'];
 }
 
 /** Levels in display order: the known ones first, in LEVELS order, then any others. */

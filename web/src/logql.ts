@@ -56,6 +56,15 @@ function indexOutsideStrings(q: string, ch: string, from = 0): number {
   return -1;
 }
 
+/**
+ * `q` followed by what separates it from text appended after it: a newline when its last
+ * line ends in a `# comment` (which would swallow the text), else a space.
+ */
+function joinable(q: string): string {
+  const lastLine = q.slice(q.lastIndexOf('\n') + 1);
+  return q + (indexOutsideStrings(lastLine, '#') >= 0 ? '\n' : ' ');
+}
+
 /** Index of the `}` closing the `{` at `open` (strings skipped), or -1 when unclosed. */
 function closingBrace(q: string, open: number): number {
   return indexOutsideStrings(q, '}', open + 1);
@@ -163,13 +172,13 @@ export function addLabelFilter(q: string, name: string, value: string): string {
   const filter = `| ${sanitizeLabelName(name)} = ${quoteString(value)}`;
   if (!isMetricQuery(q)) {
     const t = q.replace(/\s+$/, '');
-    return t.trim() === '' ? `{} ${filter}` : `${t} ${filter}`;
+    return t.trim() === '' ? `{} ${filter}` : `${joinable(t)}${filter}`;
   }
   const span = findSelector(q);
   const bracket = indexOutsideStrings(q, '[', span ? span.close + 1 : 0);
   if (bracket < 0) return q;
   const before = q.slice(0, bracket).replace(/\s+$/, '');
-  return `${before} ${filter} ${q.slice(bracket)}`;
+  return `${joinable(before)}${filter} ${q.slice(bracket)}`;
 }
 
 /**
@@ -182,7 +191,7 @@ export function addFieldFilter(q: string, key: string, value: string): string {
 
 export interface ErrorPosition {
   line: number; // 1-based
-  col: number; // 1-based, in bytes of UTF-8 as the server counts
+  col: number; // 1-based, in characters (code points), as the server counts
 }
 
 /** The position in a server error such as `parse error at line 1, col 14: unexpected "|"`. */
@@ -192,13 +201,9 @@ export function parseErrorPosition(message: string): ErrorPosition | null {
   return { line: Number(m[1]), col: Number(m[2]) };
 }
 
-function utf8Length(codePoint: number): number {
-  return codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4;
-}
-
 /**
- * The string index (UTF-16) of a line and a byte column in `text`. A column past the end of
- * its line gives the line's end; a line past the end gives the text's length.
+ * The string index (UTF-16) of a line and a character column in `text`. A column past the
+ * end of its line gives the line's end; a line past the end gives the text's length.
  */
 export function offsetOfPosition(text: string, pos: ErrorPosition): number {
   let line = 1;
@@ -211,7 +216,7 @@ export function offsetOfPosition(text: string, pos: ErrorPosition): number {
       line++;
       col = 1;
     } else {
-      col += utf8Length(cp);
+      col++;
     }
     i += cp > 0xffff ? 2 : 1;
   }
@@ -224,7 +229,7 @@ export function offsetOfPosition(text: string, pos: ErrorPosition): number {
  */
 export function countQuery(q: string, by: string, range: string): string {
   const inner = q.trim() === '' ? '{}' : q.trim();
-  return `sum by (${by}) (count_over_time(${inner} [${range}]))`;
+  return `sum by (${by}) (count_over_time(${joinable(inner)}[${range}]))`;
 }
 
 /**
@@ -233,5 +238,5 @@ export function countQuery(q: string, by: string, range: string): string {
  * such lines, so their count should too.
  */
 export function withoutErrorLabels(q: string): string {
-  return `${q.trim() === '' ? '{}' : q.trim()} | drop __error__, __error_details__`;
+  return `${joinable(q.trim() === '' ? '{}' : q.trim())}| drop __error__, __error_details__`;
 }

@@ -18,11 +18,13 @@ interface TailMessage {
   dropped_entries?: unknown[] | null;
 }
 
-export function tailUrl(query: string, startNs: string | undefined, limit = 50): string {
+export function tailUrl(query: string, startNs: string | undefined, limit: number): string {
   const u = new URL('loki/api/v1/tail', window.location.href);
   u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
   u.searchParams.set('query', query);
   u.searchParams.set('limit', String(limit));
+  // Lode: entries carry their structured metadata and parsed labels, as query_range's do.
+  u.searchParams.set('categorize_labels', 'true');
   if (startNs) u.searchParams.set('start', startNs);
   return u.toString();
 }
@@ -32,11 +34,12 @@ export class LiveTail {
   private closedByUs = false;
 
   /**
-   * Starts tailing `query`: lines from `startNs` on (the server's backlog is `limit` lines).
-   * The handlers are called from the socket's events only, never during construction.
+   * Starts tailing `query`: lines from `startNs` on (the server's backlog is the newest
+   * `limit` of the lines stored since). The handlers are called from the socket's events
+   * only, never during construction.
    */
-  constructor(query: string, startNs: string | undefined, handlers: TailHandlers) {
-    this.ws = new WebSocket(tailUrl(query, startNs));
+  constructor(query: string, startNs: string | undefined, limit: number, handlers: TailHandlers) {
+    this.ws = new WebSocket(tailUrl(query, startNs, limit));
     this.ws.onopen = () => handlers.onState('live');
     this.ws.onmessage = (ev) => {
       let msg: TailMessage;

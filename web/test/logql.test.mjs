@@ -91,12 +91,13 @@ test('parseErrorPosition reads Loki-style messages', () => {
   assert.equal(L.parseErrorPosition('query timed out after 120s'), null);
 });
 
-test('offsetOfPosition converts byte columns to string offsets', () => {
+test('offsetOfPosition converts character columns to string offsets', () => {
   assert.equal(L.offsetOfPosition('{} | ', { line: 1, col: 6 }), 5);
   assert.equal(L.offsetOfPosition('{a="x"}', { line: 1, col: 1 }), 0);
   assert.equal(L.offsetOfPosition('ab\ncd|e', { line: 2, col: 3 }), 5);
-  // é is 2 bytes in UTF-8: col 5 (bytes) is the '|' at index 4.
-  assert.equal(L.offsetOfPosition('"é" |', { line: 1, col: 6 }), 4);
+  // The server counts characters: é is one column; an emoji one column but two UTF-16 units.
+  assert.equal(L.offsetOfPosition('"é" |', { line: 1, col: 5 }), 4);
+  assert.equal(L.offsetOfPosition('"😀" |', { line: 1, col: 5 }), 5);
   // Past the end of a line: the line's end.
   assert.equal(L.offsetOfPosition('ab\ncd', { line: 1, col: 9 }), 2);
   assert.equal(L.offsetOfPosition('ab', { line: 4, col: 1 }), 2);
@@ -106,4 +107,8 @@ test('countQuery and withoutErrorLabels', () => {
   assert.equal(L.countQuery('{service="a"}', 'level', '30s'), 'sum by (level) (count_over_time({service="a"} [30s]))');
   assert.equal(L.countQuery('  ', 'service', '1h'), 'sum by (service) (count_over_time({} [1h]))');
   assert.equal(L.withoutErrorLabels('{} | json'), '{} | json | drop __error__, __error_details__');
+  // A trailing comment would swallow what comes after it on its line.
+  assert.equal(L.countQuery('{} # all', 'level', '1m'), 'sum by (level) (count_over_time({} # all\n[1m]))');
+  assert.equal(L.addLabelFilter('{}\n# the lot', 'a', 'b'), '{}\n# the lot\n| a = "b"');
+  assert.equal(L.addLabelFilter('{} |= "#1"', 'a', 'b'), '{} |= "#1" | a = "b"');
 });
