@@ -78,6 +78,10 @@ function options() {
 function artifactsDir(given) {
   const dir = given ?? fs.mkdtempSync(path.join(os.tmpdir(), 'lode-webui-artifacts-'));
   fs.mkdirSync(dir, { recursive: true });
+  // What an earlier run left (its steps may have had other numbers) goes first.
+  for (const f of fs.readdirSync(dir)) {
+    if (f.endsWith('.png') || f === 'console.log') fs.rmSync(path.join(dir, f));
+  }
   return dir;
 }
 
@@ -96,8 +100,9 @@ const tid = (id) => `[data-testid="${id}"]`;
 const reEscape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const logqlString = (s) => JSON.stringify(s); // "..." with \" and \\ escaped, as LogQL reads it
 
-/** A regex source matching `key="value"` inside the stream selector. */
-const selectorMatcherRe = (key, value) => `^\\s*\\{[^}]*\\b${reEscape(key)}\\s*=\\s*${reEscape(logqlString(value))}[^}]*\\}`;
+/** A regex source matching `key="value"` (or another operator) inside the stream selector. */
+const selectorMatcherRe = (key, value, op = '=') =>
+  `^\\s*\\{[^}]*\\b${reEscape(key)}\\s*${reEscape(op)}\\s*${reEscape(logqlString(value))}[^}]*\\}`;
 /** A regex source matching the label filter `| key = "value"`. */
 const labelFilterRe = (key, value) => `\\|\\s*${reEscape(key)}\\s*=\\s*${reEscape(logqlString(value))}`;
 
@@ -355,6 +360,32 @@ async function scenarioLevelFilter({ ui, main }) {
   await checkExplore(main, s);
 }
 
+async function scenarioFilterOut({ ui, main }) {
+  // Filtering a value out, from a row's details (a stream label: the selector gains !=)
+  // and from the level facet.
+  const before = await ui.explore(main.url, '{}');
+  const row = before.rows[0];
+  check(row, 'no rows to expand');
+  await ui.expand(row.ts);
+  const service = row.service;
+  await ui.detailValue('service').hover(); // the filter-out button shows beside the value pointed at
+  let s = await ui.clickAndWait(
+    ui.page.locator(`${tid('row-details')} ${tid('detail-exclude')}[data-key="service"]`).first(),
+    { queryRe: [selectorMatcherRe('service', service, '!=')] },
+    `the query to gain service!="${service}"`);
+  check(s.rows.length > 0, `no rows left after filtering out ${service}`);
+  for (const r of s.rows) check(r.service !== service, `the row at ${r.ts} is of ${service}, filtered out`);
+  await checkExplore(main, s);
+  const level = s.facets.level[0].value;
+  const facet = ui.page.locator(`${tid('facet-level')} ${tid('facet-item')}[data-value="${level}"]`);
+  await facet.hover();
+  s = await ui.clickAndWait(facet.locator(tid('facet-exclude')),
+    { queryRe: [selectorMatcherRe('level', level, '!='), selectorMatcherRe('service', service, '!=')] },
+    `the query to gain level!="${level}" as well`);
+  for (const r of s.rows) check(r.level !== level, `the row at ${r.ts} is ${level}, filtered out`);
+  await checkExplore(main, s);
+}
+
 async function scenarioRowDetails({ ui, main }) {
   const before = await ui.explore(main.url, '{}');
   const api = await checkRows(main, before, { compare: 20 });
@@ -451,6 +482,17 @@ async function scenarioZoom({ ui, main }) {
     `the range in the hash is still relative: from=${params.get('from')} to=${params.get('to')}`);
   const { total } = await checkExplore(main, s);
   check(total > 0, 'the zoomed range has no lines: the test data is wrong');
+
+  // Zoom out: twice the span around the same middle (the drag was 40%..80%: the new range
+  // ends before now, so it stays absolute).
+  const out = await ui.clickAndWait(ui.el('zoom-out'), { fromNot: s.fromNs }, 'the histogram to zoom out');
+  const [zf, zt] = [out.fromNs, out.toNs].map(BigInt);
+  const inner = nt - nf;
+  const tolerance = inner / 1000n + 2_000_000n; // the page works in milliseconds
+  const close = (a, b) => (a > b ? a - b : b - a) <= tolerance;
+  check(close(zt - zf, 2n * inner), `zoomed out to ${zt - zf} ns, not twice ${inner}`);
+  check(close(zf + zt, nf + nt), `zoomed out around ${(zf + zt) / 2n}, not the middle ${(nf + nt) / 2n}`);
+  await checkExplore(main, out);
 }
 
 async function scenarioRangePicker({ ui, main }) {
@@ -603,6 +645,18 @@ async function scenarioLiveTail({ ui, main }) {
   for (const r of all) checkEq([r.level, r.service], ['warn', 'tail-probe'], `level and service of the tailed row ${r.message}`);
   const lines = Number(await ui.el('live-status').getAttribute('data-lines'));
   check(lines >= later.length, `live-status data-lines is ${lines}, after ${later.length} lines arrived while tailing`);
+}
+
+async function scenarioLiveTailReconnect({ ui, main }) {
+  // The server restarts under a live tail: the page connects again by itself and shows
+  // what was stored meanwhile.
+  check((await ui.el('live-toggle').getAttribute('aria-pressed')) === 'true', 'live tail is not on');
+  await main.restart();
+  const id = randomUUID();
+  await main.postLogs([{ message: `ui-live-${id}`, level: 'warn', service: 'tail-probe', timestamp: new Date().toISOString() }]);
+  const back = await poll(async () => (await probeRows(ui)).some((r) => r.message.includes(id)));
+  check(back, 'a line stored after the server restarted did not appear within 30 s');
+  await waitLive(ui, true);
 }
 
 async function scenarioLiveTailStop({ ui }) {
@@ -800,6 +854,7 @@ const SCENARIOS = [
   ['explore', scenarioExplore],
   ['facets', scenarioFacets],
   ['level-filter', scenarioLevelFilter],
+  ['filter-out', scenarioFilterOut],
   ['row-details', scenarioRowDetails],
   ['query-error', scenarioQueryError],
   ['query-error-cleared', scenarioQueryErrorCleared],
@@ -810,6 +865,7 @@ const SCENARIOS = [
   ['pattern-filter', scenarioPatternFilter],
   ['alerts', scenarioAlerts],
   ['live-tail', scenarioLiveTail],
+  ['live-tail-reconnect', scenarioLiveTailReconnect],
   ['live-tail-stop', scenarioLiveTailStop],
   ['narrow', scenarioNarrow, { shot: false }], // its own narrow.png, narrow-patterns.png, narrow-alerts.png
   ['100k-rows', scenarioManyRows],

@@ -100,6 +100,16 @@ export class LodeServer {
     this.root = await fsp.mkdtemp(path.join(os.tmpdir(), `lode-webui-${this.name}-`));
     this.logPath = path.join(this.root, 'server.log');
     this.port = await freePort();
+    await this.launch();
+  }
+
+  /** SIGTERM, then the same server again: same data, same port. */
+  async restart() {
+    await this.stop();
+    await this.launch();
+  }
+
+  async launch() {
     const args = ['serve', '--data', path.join(this.root, 'data'), '--http', `127.0.0.1:${this.port}`];
     if (this.rulesYaml !== null) {
       const rules = path.join(this.root, 'rules.yaml');

@@ -110,6 +110,8 @@ export class ExploreView implements ViewInstance {
   private liveReceived = 0;
   private liveDropped = 0; // lines the server could not send (its queue was full)
   private liveKeep = LIVE_KEEP;
+  private liveRetries = 0; // reconnections since the tail was last live
+  private liveTimer = 0;
 
   constructor(private readonly ctx: AppContext) {
     this.bar = new QueryBar({
@@ -120,7 +122,8 @@ export class ExploreView implements ViewInstance {
       this.ctx.navigate({ from: String(fromMs), to: String(toMs), q: this.bar.editor.value }),
     );
     this.table = new ResultsTable({
-      onFilter: (key, value) => this.ctx.navigate({ q: addFieldFilter(this.query, key, value) }),
+      onFilter: (key, value, exclude) =>
+        this.ctx.navigate({ q: addFieldFilter(this.query, key, value, exclude) }),
       onNearEnd: () => void this.loadMore(),
     });
     this.facetLevel = h('div', { class: 'facet-list', 'data-testid': 'facet-level' });
@@ -588,16 +591,30 @@ export class ExploreView implements ViewInstance {
           bar,
           h('span', { class: 'facet-name' }, label),
           h('span', { class: 'facet-count' }, formatCompact(it.count)),
+          h(
+            'span',
+            {
+              class: 'facet-exclude',
+              'data-testid': 'facet-exclude',
+              role: 'button',
+              title: `Filter out ${key}="${it.value}"`,
+            },
+            '\u2212',
+          ),
         ),
       );
     }
   }
 
   private onFacetClick(e: Event): void {
-    const item = (e.target as Element).closest<HTMLElement>('[data-testid="facet-item"]');
+    const target = e.target as Element;
+    const item = target.closest<HTMLElement>('[data-testid="facet-item"]');
     if (!item) return;
     this.facets.classList.remove('open');
-    this.ctx.navigate({ q: addLabelMatcher(this.query, item.dataset.key!, item.dataset.value!) });
+    const exclude = target.closest('[data-testid="facet-exclude"]') !== null;
+    this.ctx.navigate({
+      q: addLabelMatcher(this.query, item.dataset.key!, item.dataset.value!, exclude),
+    });
   }
 
   // ---- live tail -------------------------------------------------------------------------
@@ -613,10 +630,14 @@ export class ExploreView implements ViewInstance {
     }
   }
 
-  private openTail(): void {
+  /** Opens the tail; `resume` after a lost connection keeps the counts. */
+  private openTail(resume = false): void {
     this.closeTail();
-    this.liveReceived = 0;
-    this.liveDropped = 0;
+    if (!resume) {
+      this.liveReceived = 0;
+      this.liveDropped = 0;
+      this.liveRetries = 0;
+    }
     this.liveKeep = Math.max(LIVE_KEEP, this.table.length);
     const newest = this.table.newest;
     // Lines after the newest shown; for an absolute range in the past, from now on.
@@ -641,13 +662,22 @@ export class ExploreView implements ViewInstance {
         this.liveDropped += n;
         this.renderLive('live');
       },
-      onState: (state: TailState, message?: string) => {
+      onState: (state: TailState, message?: string, retry?: boolean) => {
         if (this.tail !== tail) return;
-        if (state === 'error' || (state === 'closed' && message)) {
+        if (state === 'error' && retry && this.liveWanted) {
+          // Lost (a server restart, a network blip): open again, from the newest row shown.
+          this.tail = null;
+          const delayMs = Math.min(30_000, 1000 * 2 ** this.liveRetries++);
+          this.renderLive('error', `${message ?? 'disconnected'}; reconnecting in ${delayMs / 1000} s`);
+          this.liveTimer = window.setTimeout(() => {
+            if (this.liveWanted && this.tail === null) this.openTail(true);
+          }, delayMs);
+        } else if (state === 'error' || (state === 'closed' && message)) {
           this.tail = null;
           this.liveWanted = false;
           this.renderLive('error', message);
         } else if (state !== 'closed') {
+          if (state === 'live') this.liveRetries = 0;
           this.renderLive(state);
         }
       },
@@ -657,6 +687,7 @@ export class ExploreView implements ViewInstance {
   }
 
   private closeTail(): void {
+    clearTimeout(this.liveTimer);
     const t = this.tail;
     this.tail = null;
     t?.close();

@@ -138,8 +138,12 @@ function sameLabel(a: string, b: string): boolean {
  * (`service_name` counts as `service`). A log query without a leading selector gets one
  * (`{name="value"} |= "x"`); a metric query has the first selector inside it edited, and is
  * returned unchanged when it has none.
+ *
+ * `exclude` adds `name!="value"` instead, beside the name's other matchers (several
+ * values can be excluded), replacing only a `name="value"` it contradicts.
  */
-export function addLabelMatcher(q: string, name: string, value: string): string {
+export function addLabelMatcher(q: string, name: string, value: string, exclude = false): string {
+  if (exclude) return addExcludingMatcher(q, name, value);
   const matcher = `${name}=${quoteString(value)}`;
   const span = findSelector(q);
   if (!span) {
@@ -163,13 +167,34 @@ export function addLabelMatcher(q: string, name: string, value: string): string 
   return q.slice(0, span.open + 1) + out.join(', ') + q.slice(span.close);
 }
 
+function addExcludingMatcher(q: string, name: string, value: string): string {
+  const quoted = quoteString(value);
+  const matcher = `${name}!=${quoted}`;
+  const span = findSelector(q);
+  if (!span) {
+    if (isMetricQuery(q)) return q;
+    const rest = q.trim();
+    return rest === '' ? `{${matcher}}` : `{${matcher}} ${rest}`;
+  }
+  const normal = (m: string) => m.replace(/\s+/g, '');
+  const contradicted = normal(`${name}=${quoted}`);
+  const matchers = splitMatchers(q.slice(span.open + 1, span.close)).filter(
+    (m) => !(sameLabel(matcherName(m), name) && normal(m) === contradicted),
+  );
+  if (!matchers.some((m) => sameLabel(matcherName(m), name) && normal(m) === normal(matcher))) {
+    matchers.push(matcher);
+  }
+  return q.slice(0, span.open + 1) + matchers.join(', ') + q.slice(span.close);
+}
+
 /**
- * Adds a label filter ` | name = "value"` (name sanitized, value quoted). A log query gets it
- * at the end; a metric query before the range of its first range aggregation (best effort:
- * unchanged when there is no `[`). An empty query becomes `{} | name = "value"`.
+ * Adds a label filter ` | name = "value"` (name sanitized, value quoted; with `exclude`,
+ * ` | name != "value"`). A log query gets it at the end; a metric query before the range of
+ * its first range aggregation (best effort: unchanged when there is no `[`). An empty query
+ * becomes `{} | name = "value"`.
  */
-export function addLabelFilter(q: string, name: string, value: string): string {
-  const filter = `| ${sanitizeLabelName(name)} = ${quoteString(value)}`;
+export function addLabelFilter(q: string, name: string, value: string, exclude = false): string {
+  const filter = `| ${sanitizeLabelName(name)} ${exclude ? '!=' : '='} ${quoteString(value)}`;
   if (!isMetricQuery(q)) {
     const t = q.replace(/\s+$/, '');
     return t.trim() === '' ? `{} ${filter}` : `${joinable(t)}${filter}`;
@@ -185,8 +210,10 @@ export function addLabelFilter(q: string, name: string, value: string): string {
  * Adds the filter a clicked field value stands for: a stream label goes into the selector,
  * anything else (structured metadata, parsed labels, pattern_id) becomes a label filter.
  */
-export function addFieldFilter(q: string, key: string, value: string): string {
-  return STREAM_LABELS.has(key) ? addLabelMatcher(q, key, value) : addLabelFilter(q, key, value);
+export function addFieldFilter(q: string, key: string, value: string, exclude = false): string {
+  return STREAM_LABELS.has(key)
+    ? addLabelMatcher(q, key, value, exclude)
+    : addLabelFilter(q, key, value, exclude);
 }
 
 export interface ErrorPosition {

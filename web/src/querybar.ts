@@ -4,7 +4,7 @@ import { h } from './dom';
 import { QueryEditor } from './editor';
 import { RangePicker } from './rangepicker';
 import type { AppState } from './router';
-import type { RangeSpec } from './timerange';
+import { resolveRange, zoomOut, type RangeSpec } from './timerange';
 
 export interface QueryBarOptions {
   onRun(q: string): void;
@@ -25,17 +25,41 @@ export class QueryBar {
       'Run query',
     );
     run.addEventListener('click', () => opts.onRun(this.editor.value));
+    const zoom = h(
+      'button',
+      {
+        class: 'btn zoom-out-btn',
+        type: 'button',
+        'data-testid': 'zoom-out',
+        title: 'Zoom out: twice the time range',
+        'aria-label': 'Zoom out',
+      },
+      '\u2212',
+    );
+    zoom.addEventListener('click', () => {
+      const now = Date.now();
+      const { fromMs, toMs } = resolveRange(this.range, now);
+      opts.onRange(zoomOut(fromMs, toMs, now));
+    });
     this.root = h(
       'div',
       { class: 'querybar' },
-      h('div', { class: 'toolbar' }, this.editor.field, h('div', { class: 'toolbar-right' }, this.picker.root, run)),
+      h(
+        'div',
+        { class: 'toolbar' },
+        this.editor.field,
+        h('div', { class: 'toolbar-right' }, this.picker.root, zoom, run),
+      ),
       this.editor.errorSlot,
     );
   }
 
+  private range: RangeSpec = { from: 'now-1h', to: 'now' };
+
   set(state: AppState): void {
     this.editor.value = state.q;
-    this.picker.set({ from: state.from, to: state.to });
+    this.range = { from: state.from, to: state.to };
+    this.picker.set(this.range);
   }
 
   destroy(): void {

@@ -19,7 +19,8 @@ const MESSAGE_PREVIEW = 400; // characters of a line shown in the one-line cell
 
 export interface TableHandlers {
   /** A value was clicked: a level chip (key `level`) or a detail value. */
-  onFilter(key: string, value: string): void;
+  /** A value was clicked: keep only lines with it, or (`exclude`) drop them. */
+  onFilter(key: string, value: string, exclude?: boolean): void;
   /** The view reached the last rows: load more. */
   onNearEnd(): void;
 }
@@ -292,14 +293,31 @@ export class ResultsTable {
           h('span', { class: 'kv-k' }, k),
           h(
             'span',
-            {
-              class: labels[k] === '' ? 'kv-v kv-empty' : 'kv-v',
-              'data-testid': 'detail-value',
-              'data-key': k,
-              'data-value': labels[k],
-              title: 'Add as a filter',
-            },
-            labels[k] === '' ? '""' : labels[k],
+            { class: 'kv-cell' },
+            h(
+              'span',
+              {
+                class: labels[k] === '' ? 'kv-v kv-empty' : 'kv-v',
+                'data-testid': 'detail-value',
+                'data-key': k,
+                'data-value': labels[k],
+                title: 'Show only lines with this value',
+              },
+              labels[k] === '' ? '""' : labels[k],
+            ),
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'kv-exclude',
+                'data-testid': 'detail-exclude',
+                'data-key': k,
+                'data-value': labels[k],
+                title: 'Filter out lines with this value',
+                'aria-label': `Filter out ${k}=${labels[k]}`,
+              },
+              '\u2212',
+            ),
           ),
         );
       }
@@ -343,6 +361,11 @@ export class ResultsTable {
     const value = target.closest<HTMLElement>('[data-testid="detail-value"]');
     if (value) {
       this.handlers.onFilter(value.dataset.key!, value.dataset.value!);
+      return;
+    }
+    const exclude = target.closest<HTMLElement>('[data-testid="detail-exclude"]');
+    if (exclude) {
+      this.handlers.onFilter(exclude.dataset.key!, exclude.dataset.value!, true);
       return;
     }
     if (target.closest('.rt-copy')) {

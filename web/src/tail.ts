@@ -10,7 +10,8 @@ export interface TailHandlers {
   onRows(rowsNewestFirst: LogRow[]): void;
   /** The server dropped lines (its queue for this tail was full). */
   onDropped?(n: number): void;
-  onState(state: TailState, message?: string): void;
+  /** `retry`: the connection broke (not refused by the server): opening again may work. */
+  onState(state: TailState, message?: string, retry?: boolean): void;
 }
 
 interface TailMessage {
@@ -55,7 +56,9 @@ export class LiveTail {
     this.ws.onclose = (ev) => {
       this.ws = null;
       if (this.closedByUs) return;
-      handlers.onState(ev.code === 1000 ? 'closed' : 'error', ev.reason || `connection closed (${ev.code})`);
+      // 1008 (policy): the server refused the query; 1006: the connection was lost.
+      const retry = ev.code !== 1000 && ev.code !== 1008;
+      handlers.onState(ev.code === 1000 ? 'closed' : 'error', ev.reason || `connection closed (${ev.code})`, retry);
     };
   }
 

@@ -186,3 +186,21 @@ export function rangeLabel(spec: RangeSpec, nowMs: number): string {
   // Same day: show the date once.
   return a.slice(0, 10) === b.slice(0, 10) ? `${a} → ${b.slice(11)}` : `${a} → ${b}`;
 }
+
+/**
+ * The range twice as long around the same middle, as Grafana's zoom out: never past now
+ * (a range reaching now stays a relative one, `now-<span>` to `now`, so it keeps moving).
+ */
+export function zoomOut(fromMs: number, toMs: number, nowMs: number): RangeSpec {
+  const span = Math.max(toMs - fromMs, 1000);
+  const mid = fromMs + span / 2;
+  let to = Math.round(mid + span);
+  let from = Math.round(mid - span);
+  if (to >= nowMs - 1000) {
+    to = nowMs;
+    from = nowMs - 2 * span;
+    return { from: `now-${formatStep(Math.round((to - from) / 1000))}`, to: 'now' };
+  }
+  return { from: String(from), to: String(to) };
+}
+

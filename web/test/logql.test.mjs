@@ -112,3 +112,15 @@ test('countQuery and withoutErrorLabels', () => {
   assert.equal(L.addLabelFilter('{}\n# the lot', 'a', 'b'), '{}\n# the lot\n| a = "b"');
   assert.equal(L.addLabelFilter('{} |= "#1"', 'a', 'b'), '{} |= "#1" | a = "b"');
 });
+
+test('excluding a value: != beside the name\'s other matchers, replacing what it contradicts', () => {
+  assert.equal(L.addLabelMatcher('{service="a"}', 'level', 'debug', true), '{service="a", level!="debug"}');
+  assert.equal(L.addLabelMatcher('{level!="debug"}', 'level', 'info', true), '{level!="debug", level!="info"}');
+  assert.equal(L.addLabelMatcher('{level!="debug"}', 'level', 'debug', true), '{level!="debug"}');
+  assert.equal(L.addLabelMatcher('{service="a", level="info"}', 'level', 'info', true), '{service="a", level!="info"}');
+  assert.equal(L.addLabelMatcher('|= "x"', 'service', 'a', true), '{service!="a"} |= "x"');
+  assert.equal(L.addLabelMatcher('sum(rate({service="a"}[1m]))', 'level', 'x', true), 'sum(rate({service="a", level!="x"}[1m]))');
+  assert.equal(L.addFieldFilter('{}', 'status', '500', true), '{} | status != "500"');
+  assert.equal(L.addFieldFilter('{}', 'service', 'q"x', true), '{service!="q\\"x"}');
+});
+

@@ -72,3 +72,16 @@ test('datetime-local round trip', () => {
   assert.equal(T.fromDatetimeLocal(''), null);
   assert.equal(T.msToNs(1500), '1500000000');
 });
+
+test('zoomOut doubles the range around its middle, never past now', () => {
+  const now = Date.UTC(2026, 10, 30, 12, 0, 0);
+  const h = 3_600_000;
+  // A range ending now stays relative.
+  assert.deepEqual(T.zoomOut(now - h, now, now), { from: 'now-2h', to: 'now' });
+  // One in the past grows both ways.
+  assert.deepEqual(T.zoomOut(now - 5 * h, now - 3 * h, now), { from: String(now - 6 * h), to: String(now - 2 * h) });
+  // One whose double would reach now or past it ends now.
+  assert.deepEqual(T.zoomOut(now - 2 * h, now - h, now), { from: String(now - 2.5 * h), to: String(now - 0.5 * h) });
+  assert.deepEqual(T.zoomOut(now - 1.25 * h, now - 0.25 * h, now), { from: 'now-2h', to: 'now' });
+});
+
