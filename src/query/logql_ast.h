@@ -48,8 +48,11 @@ struct JsonStage {
 };
 
 // `| logfmt` or `| logfmt a="x", b` — extracts labels from logfmt lines.
+// Flags (Loki's) come right after `logfmt`: `| logfmt --strict --keep-empty a="x"`.
 struct LogfmtStage {
   std::vector<ExtractParam> params;
+  bool strict = false;      // --strict: stop at a malformed pair and mark the line
+  bool keep_empty = false;  // --keep-empty: keep keys without a value, as ""
 };
 
 // `| regexp "re"` — named capture groups become labels.

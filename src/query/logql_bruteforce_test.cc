@@ -12,8 +12,9 @@
 // evaluation step loops over all the samples of every series (no indexes, no
 // buckets, no prefix sums). Only the per-line parsing primitives of
 // query/logql_stages.h (which have their own tests) are shared with the
-// engine. Semantics are Grafana Loki's (3.x, pkg/logql/log), except where
-// Lode documents its own choice:
+// engine, except logfmt, which has its own reference here (ReferenceLogfmt:
+// the data has malformed pairs and queries use the flags). Semantics are Grafana Loki's (3.x,
+// pkg/logql/log), except where Lode documents its own choice:
 //   - the label set of a line is {instance, level, service, source} (those
 //     not empty; level always) plus extracted labels; record attributes are
 //     not labels but are read, by sanitized key, as a fallback by selectors on
@@ -161,6 +162,16 @@ std::vector<Record> GenerateRecords(uint64_t seed, size_t n) {
       if (chance(3)) m += " level=warn";
       if (chance(3) && (!kOpenBugs.rename_always || !r.service.empty())) m += " service=zzz";
       if (chance(3) && (!kOpenBugs.rename_always || !r.source.empty())) m += " source=fromline";
+      // Keys without a value and malformed pairs: skipped, kept with
+      // --keep-empty, fatal with --strict.
+      if (chance(8)) m = "INFO " + m;
+      if (chance(6)) m += " note=";
+      if (chance(5)) m += " msg=\"say \\\"hi\\\" \\\\ done\"";
+      if (chance(4)) m += " q=a=b";
+      if (chance(3)) m += " k\"x=1";
+      if (chance(3)) m += " =orphan";
+      if (chance(3)) m += " bad=\"x\\qy\"";
+      if (chance(3)) m += " tail=\"open end";
     } else if (mk < 7) {  // JSON
       std::vector<std::string> fields;
       fields.push_back("\"status\":" + pick(statuses));
@@ -267,6 +278,98 @@ struct LineState {
   }
 };
 
+// Loki's `| logfmt` (pkg/logql/log/parser.go, LogfmtParser and
+// LogfmtExpressionParser, with the decoder of pkg/logql/log/logfmt), written
+// out independently of LogfmtExtractor. The generated data is ASCII, so the
+// UTF-8 rules (bad keys, values with U+FFFD) are left to the stage tests.
+// Appends the labels (each once) to kv; false when --strict stops at a
+// malformed pair, kv then holding the labels of the pairs before it.
+bool ReferenceLogfmt(const LogfmtStage& st, std::string_view line, ExtractedLabels* kv) {
+  LabelMap got;
+  // A pair read well: without params every key, by its sanitized name; with
+  // params the listed keys (as written or sanitized), by the param's label.
+  // An empty value counts only with --keep-empty, or for a listed key that
+  // has no value yet.
+  const auto take = [&](const std::string& key, const std::string& value) {
+    std::vector<std::string> labels;
+    if (st.params.empty()) labels.push_back(SanitizeLabelName(key));
+    for (const ExtractParam& p : st.params) {
+      const std::string& want = p.expression.empty() ? p.label : p.expression;
+      if (key == want || SanitizeLabelName(key) == want) labels.push_back(p.label);
+    }
+    for (const std::string& label : labels) {
+      if (!value.empty() || st.keep_empty) {
+        got[label] = value;
+      } else if (!st.params.empty()) {
+        got.emplace(label, "");
+      }
+    }
+  };
+  // Unquotes a quoted value's body; false on an escape Loki rejects.
+  const auto unquote = [](const std::string& body, std::string* out) {
+    const std::map<char, char> simple = {{'"', '"'},   {'\\', '\\'}, {'/', '/'},
+                                         {'\'', '\''}, {'b', '\b'},  {'f', '\f'},
+                                         {'n', '\n'},  {'r', '\r'},  {'t', '\t'}};
+    for (size_t k = 0; k < body.size(); ++k) {
+      if (body[k] != '\\') {
+        out->push_back(body[k]);
+        continue;
+      }
+      if (k + 1 == body.size() || !simple.count(body[k + 1])) return false;  // \u: not generated
+      out->push_back(simple.at(body[++k]));
+    }
+    return true;
+  };
+  const auto space = [&](size_t k) { return static_cast<unsigned char>(line[k]) <= ' '; };
+  const auto to_space = [&](size_t* k) {
+    while (*k < line.size() && !space(*k)) ++*k;
+  };
+  size_t i = 0;
+  while (true) {
+    while (i < line.size() && space(i)) ++i;
+    if (i == line.size()) break;
+    const size_t key_start = i;
+    while (i < line.size() && !space(i) && line[i] != '=' && line[i] != '"') ++i;
+    const std::string key(line.substr(key_start, i - key_start));
+    std::string value;
+    bool bad = false;
+    if (i == line.size() || space(i)) {
+      // A key alone.
+    } else if (line[i] == '"' || key.empty()) {
+      bad = true;  // `k"x=1` or `=v`: the rest of the word goes
+      to_space(&i);
+    } else if (++i < line.size() && line[i] == '"') {
+      std::string body;
+      bool closed = false;
+      for (++i; i < line.size(); ++i) {
+        if (line[i] == '"') {
+          closed = true;
+          ++i;
+          break;
+        }
+        body.push_back(line[i]);
+        if (line[i] == '\\' && i + 1 < line.size()) body.push_back(line[++i]);
+      }
+      bad = !closed || !unquote(body, &value);
+    } else {
+      const size_t value_start = i;
+      to_space(&i);
+      value = line.substr(value_start, i - value_start);
+      bad = value.find_first_of("=\"") != std::string::npos;  // `q=a=b`: the whole pair goes
+    }
+    if (bad) {
+      if (st.strict) {
+        for (const auto& [k, v] : got) kv->emplace_back(k, v);
+        return false;
+      }
+      continue;
+    }
+    take(key, value);
+  }
+  for (const auto& [k, v] : got) kv->emplace_back(k, v);
+  return true;
+}
+
 std::string StreamValue(const Record& r, std::string_view name) {
   if (name == "service" || name == "service_name") return r.service;
   if (name == "instance") return r.instance;
@@ -368,7 +471,6 @@ class BruteForce {
  private:
   struct Compiled {
     std::map<size_t, JsonExtractor> json;
-    std::map<size_t, LogfmtExtractor> logfmt;
     std::map<size_t, Template> tmpl;
   };
 
@@ -380,9 +482,6 @@ class BruteForce {
       if (const auto* j = std::get_if<JsonStage>(&st)) {
         LODE_ASSIGN_OR_RETURN(JsonExtractor ex, JsonExtractor::Make(j->params));
         c.json.emplace(i, std::move(ex));
-      } else if (const auto* l = std::get_if<LogfmtStage>(&st)) {
-        LODE_ASSIGN_OR_RETURN(LogfmtExtractor ex, LogfmtExtractor::Make(l->params));
-        c.logfmt.emplace(i, std::move(ex));
       } else if (const auto* f = std::get_if<LineFormatStage>(&st)) {
         LODE_ASSIGN_OR_RETURN(Template t, Template::Make(f->tmpl));
         c.tmpl.emplace(i, std::move(t));
@@ -539,9 +638,9 @@ class BruteForce {
           s->err_details = "json";
         }
         AddExtracted(kv, s);
-      } else if (std::holds_alternative<LogfmtStage>(st)) {
+      } else if (const auto* logfmt = std::get_if<LogfmtStage>(&st)) {
         ExtractedLabels kv;
-        if (!c.logfmt.at(i).Extract(s->line, &kv)) {
+        if (!ReferenceLogfmt(*logfmt, s->line, &kv)) {
           s->err = "LogfmtParserErr";
           s->err_details = "logfmt";
         }
@@ -1242,7 +1341,12 @@ class QueryGen {
   std::string Parser(Shape* shape) {
     shape->parser = Int(1, 2);
     if (shape->parser == 1) {
-      return Chance(85) ? "| logfmt" : "| logfmt method, status, latency_ms, dur";
+      std::string out = "| logfmt";
+      if (Chance(20)) out += " --strict";
+      if (Chance(20)) out += " --keep-empty";
+      if (Chance(15))
+        out += Pick({" method, status, latency_ms, dur", " note, INFO, st=\"status\""});
+      return out;
     }
     return Chance(85) ? "| json" : "| json status, latency_ms, method, user_id=\"user.id\"";
   }
@@ -1846,12 +1950,26 @@ TEST_F(LogqlBruteForceRegression, OrAddsUnmatchedRightSeries) {
 // last failing parser names the error; only label filters keep an earlier
 // one. Lode keeps the first error of any stage.
 TEST_F(LogqlBruteForceRegression, LaterParserErrorReplacesEarlier) {
-  Add(0, "api", "", R"(user said "hi")");  // neither JSON nor logfmt
-  for (const auto& [who, r] : Answers("{} | json | logfmt", LogParams())) {
+  Add(0, "api", "", R"(user said "hi")");  // neither JSON nor (strict) logfmt
+  for (const auto& [who, r] : Answers("{} | json | logfmt --strict", LogParams())) {
     SCOPED_TRACE(who);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     ASSERT_EQ(LineLabels(*r).size(), 1u);
     EXPECT_EQ(Value(LineLabels(*r)[0], "__error__"), "LogfmtParserErr");
+  }
+}
+
+// A numeric label filter that cannot read its label does not replace an
+// earlier parser error with LabelFilterErr (Loki's numeric filters skip a
+// line that has an error). Lode replaced it.
+TEST_F(LogqlBruteForceRegression, LabelFilterKeepsAnEarlierError) {
+  Add(0, "api", "", "x=abc y=a=b");
+  for (const auto& [who, r] : Answers("{} | logfmt --strict | x > 1", LogParams())) {
+    SCOPED_TRACE(who);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(LineLabels(*r).size(), 1u);
+    EXPECT_EQ(Value(LineLabels(*r)[0], "__error__"), "LogfmtParserErr");
+    EXPECT_EQ(Value(LineLabels(*r)[0], "x"), "abc");
   }
 }
 

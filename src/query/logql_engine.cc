@@ -307,7 +307,9 @@ struct CLabelFilter {
                                                             : ParseGoDurationSeconds(*v);
         if (!x.ok()) {
           // Loki keeps the line and marks it; `| __error__=""` drops such lines.
-          labels->SetError("LabelFilterErr", x.status().message());
+          // An earlier error (a parser's) stays: Loki's numeric filters do
+          // not run on a line that has one.
+          if (!labels->has_error()) labels->SetError("LabelFilterErr", x.status().message());
           return true;
         }
         double got = literal == LiteralKind::kDuration ? *x * 1e9 : *x;
@@ -446,20 +448,19 @@ class Pipeline {
         p.parses_ = true;
       } else if (const auto* lg = std::get_if<LogfmtStage>(&stage)) {
         st.kind = CStage::kLogfmt;
-        std::vector<ExtractParam> params = lg->params;
-        if (params.empty() && needed != nullptr) {
-          for (const std::string& name : *needed) params.push_back(ExtractParam{name, ""});
+        const LogfmtOptions options{.strict = lg->strict, .keep_empty = lg->keep_empty};
+        if (lg->params.empty() && needed != nullptr) {
+          std::vector<std::string> names(needed->begin(), needed->end());
           // An extracted label colliding with a stream label gets `_extracted`:
           // ask for the key under its own name.
           for (const std::string& name : *needed) {
-            if (name.ends_with("_extracted")) {
-              params.push_back(ExtractParam{name.substr(0, name.size() - 10), ""});
-            }
+            if (name.ends_with("_extracted")) names.push_back(name.substr(0, name.size() - 10));
           }
-          if (params.empty()) params.push_back(ExtractParam{"__none__", ""});
+          st.logfmt.emplace(LogfmtExtractor::MakeHinted(names, options));
+        } else {
+          LODE_ASSIGN_OR_RETURN(LogfmtExtractor ex, LogfmtExtractor::Make(lg->params, options));
+          st.logfmt.emplace(std::move(ex));
         }
-        LODE_ASSIGN_OR_RETURN(LogfmtExtractor ex, LogfmtExtractor::Make(params));
-        st.logfmt.emplace(std::move(ex));
         p.parses_ = true;
       } else if (const auto* rx = std::get_if<RegexpStage>(&stage)) {
         st.kind = CStage::kRegexp;
@@ -538,8 +539,8 @@ class Pipeline {
           break;
         case CStage::kLogfmt:
           extracted_.clear();
-          if (!st.logfmt->Extract(line, &extracted_)) {
-            labels->SetError("LogfmtParserErr", "malformed logfmt");
+          if (!st.logfmt->Extract(line, &extracted_, &error_details_)) {
+            labels->SetError("LogfmtParserErr", error_details_);
           }
           for (const auto& [k, v] : extracted_) labels->SetExtracted(k, v);
           break;
@@ -661,6 +662,7 @@ class Pipeline {
 
   std::vector<CStage> stages_;
   mutable ExtractedLabels extracted_;  // scratch; a Pipeline is used by one thread
+  mutable std::string error_details_;  // scratch for a parser's __error_details__
   bool parses_ = false;
   bool reads_labels_ = false;
 };

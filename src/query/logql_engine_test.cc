@@ -333,19 +333,35 @@ TEST(EngineCategorizeTest, SplitsStreamLabelsMetadataAndParsed) {
   EXPECT_NE(LabelsToString(plain->streams[0].labels).find("status=\"502\""), std::string::npos);
 }
 
-TEST(EngineHintsTest, SanitizedKeysAreFoundWithAndWithoutHints) {
+// Records of service "svc" with these messages, one a second from kBase.
+std::vector<Record> SvcRecords(const std::vector<const char*>& lines,
+                               Level level = Level::kUnknown) {
   std::vector<Record> records;
-  const char* lines[] = {"k8s.ns=prod 1x=a latency_ms=7", "k8s.ns=dev 1x=b", "k8s.ns=prod 1x=a",
-                         "héllo wörld k8s.ns=prod", "no pairs here: just (text)"};
-  for (size_t i = 0; i < std::size(lines); ++i) {
+  for (size_t i = 0; i < lines.size(); ++i) {
     Record r;
     r.tenant = "default";
     r.timestamp_ns = kBase + static_cast<int64_t>(i) * kSec;
     r.service = "svc";
+    r.level = level;
     r.message = lines[i];
     records.push_back(std::move(r));
   }
-  MemoryStore store(std::move(records));
+  return records;
+}
+
+// An instant vector as text, a line per sample.
+std::string VectorText(const QueryResult& r) {
+  std::string out;
+  for (const auto& s : r.vector) {
+    out += LabelsToString(s.labels) + " " + FormatSampleValue(s.value) + "\n";
+  }
+  return out;
+}
+
+TEST(EngineHintsTest, SanitizedKeysAreFoundWithAndWithoutHints) {
+  MemoryStore store(
+      SvcRecords({"k8s.ns=prod 1x=a latency_ms=7", "k8s.ns=dev 1x=b", "k8s.ns=prod 1x=a",
+                  "héllo wörld k8s.ns=prod", "no pairs here: just (text)"}));
   Engine engine(&store);
   QueryParams p;
   p.start_ns = p.end_ns = kBase + 3600 * kSec;
@@ -356,18 +372,86 @@ TEST(EngineHintsTest, SanitizedKeysAreFoundWithAndWithoutHints) {
       "sum by (k8s_ns, _1x) (count_over_time({} | logfmt | keep k8s_ns, _1x, __error__ [2h]))", p);
   ASSERT_TRUE(hinted.ok()) << hinted.status().ToString();
   ASSERT_TRUE(full.ok()) << full.status().ToString();
-  auto dump = [](const QueryResult& r) {
-    std::string out;
-    for (const auto& s : r.vector)
-      out += LabelsToString(s.labels) + " " + FormatSampleValue(s.value) + "\n";
-    return out;
-  };
-  EXPECT_EQ(dump(*hinted), dump(*full));
-  EXPECT_EQ(dump(*hinted),
+  EXPECT_EQ(VectorText(*hinted), VectorText(*full));
+  EXPECT_EQ(VectorText(*hinted),
             "{} 1\n"
             "{_1x=\"a\", k8s_ns=\"prod\"} 2\n"
             "{_1x=\"b\", k8s_ns=\"dev\"} 1\n"
             "{k8s_ns=\"prod\"} 1\n");
+}
+
+// `| logfmt` skips malformed pairs and keys without a value; --strict marks
+// the line at the first malformed pair, --keep-empty keeps empty keys as "".
+// Hints (`sum by`) change neither.
+TEST(EngineHintsTest, LogfmtFlagsWithAndWithoutHints) {
+  const std::vector<const char*> lines = {"INFO method=GET status=200",
+                                          "method=POST status= path=/x",
+                                          "method=GET bad=a=b status=500", "method=PUT msg=\"open"};
+  MemoryStore store(SvcRecords(lines, Level::kInfo));
+  Engine engine(&store);
+  QueryParams p;
+  p.start_ns = p.end_ns = kBase + 3600 * kSec;
+  auto vector = [&](const std::string& q) {
+    auto r = engine.Run(q, p);
+    return r.ok() ? VectorText(*r) : "error: " + std::string(r.status().message());
+  };
+  // Hinted, then with the hints off (keep).
+  for (const char* tail : {"", " | keep method, status"}) {
+    SCOPED_TRACE(tail);
+    EXPECT_EQ(vector(std::string("sum by (method, status) (count_over_time({} | logfmt") + tail +
+                     " [2h]))"),
+              "{method=\"GET\", status=\"200\"} 1\n"
+              "{method=\"GET\", status=\"500\"} 1\n"
+              "{method=\"POST\"} 1\n"
+              "{method=\"PUT\"} 1\n");
+    EXPECT_EQ(vector(std::string("sum by (method) (count_over_time({} | logfmt --strict") + tail +
+                     " | __error__=\"\" [2h]))"),
+              "{method=\"GET\"} 1\n"
+              "{method=\"POST\"} 1\n");
+    EXPECT_NE(vector(std::string("sum by (method) (count_over_time({} | logfmt --strict") + tail +
+                     " [2h]))")
+                  .find("error: pipeline error: 'LogfmtParserErr'"),
+              std::string::npos);
+  }
+
+  // The labels of each line of a log query.
+  p.start_ns = kBase;
+  p.end_ns = kBase + 10 * kSec;
+  p.direction = Direction::kForward;
+  auto lines_labels = [&](const std::string& q) {
+    auto r = engine.Run(q, p);
+    if (!r.ok()) return "error: " + std::string(r.status().message());
+    std::map<std::string, std::string> by_line;
+    for (const auto& s : r->streams) {
+      for (const auto& e : s.entries) by_line[e.line] = LabelsToString(s.labels);
+    }
+    std::string out;
+    for (const char* line : lines) out += by_line[line] + "\n";
+    return out;
+  };
+  EXPECT_EQ(lines_labels("{} | logfmt"),
+            "{level=\"info\", method=\"GET\", service=\"svc\", status=\"200\"}\n"
+            "{level=\"info\", method=\"POST\", path=\"/x\", service=\"svc\"}\n"
+            "{level=\"info\", method=\"GET\", service=\"svc\", status=\"500\"}\n"
+            "{level=\"info\", method=\"PUT\", service=\"svc\"}\n");
+  EXPECT_EQ(lines_labels("{} | logfmt --keep-empty"),
+            "{INFO=\"\", level=\"info\", method=\"GET\", service=\"svc\", status=\"200\"}\n"
+            "{level=\"info\", method=\"POST\", path=\"/x\", service=\"svc\", status=\"\"}\n"
+            "{level=\"info\", method=\"GET\", service=\"svc\", status=\"500\"}\n"
+            "{level=\"info\", method=\"PUT\", service=\"svc\"}\n");
+  EXPECT_EQ(lines_labels("{} | logfmt --strict"),
+            "{level=\"info\", method=\"GET\", service=\"svc\", status=\"200\"}\n"
+            "{level=\"info\", method=\"POST\", path=\"/x\", service=\"svc\"}\n"
+            "{__error__=\"LogfmtParserErr\", __error_details__=\"logfmt syntax error at pos 17 : "
+            "unexpected '='\", level=\"info\", method=\"GET\", service=\"svc\"}\n"
+            "{__error__=\"LogfmtParserErr\", __error_details__=\"logfmt syntax error at pos 21 : "
+            "unterminated quoted value\", level=\"info\", method=\"PUT\", service=\"svc\"}\n");
+  // A listed key without a value is extracted as "".
+  EXPECT_EQ(lines_labels("{} | logfmt status, INFO"),
+            "{INFO=\"\", level=\"info\", service=\"svc\", status=\"200\"}\n"
+            "{level=\"info\", service=\"svc\", status=\"\"}\n"
+            "{level=\"info\", service=\"svc\", status=\"500\"}\n"
+            "{level=\"info\", service=\"svc\"}\n");
 }
 
 }  // namespace

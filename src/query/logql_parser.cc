@@ -639,6 +639,41 @@ class Parser {
     return Status::OK();
   }
 
+  // The flags right after `json` or `logfmt`, as in Loki: `--strict` and
+  // `--keep-empty`, for logfmt only. The lexer has no flag token: a flag is
+  // the run of `-` and word tokens written with nothing between them, so
+  // `--keep-empty` is `-` `-` `keep` `-` `empty`.
+  Status ParseParserFlags(bool json, LogfmtStage* logfmt) {
+    while (Peek().kind == Tok::kMinus) {
+      const Token& first = Peek();
+      std::string flag;
+      size_t n = 0;
+      for (const Token* t = &first; t->kind == Tok::kMinus || t->kind == Tok::kIdent;
+           t = &Peek(n)) {
+        if (n > 0) {
+          const Token& prev = Peek(n - 1);
+          if (t->line != prev.line || t->col != prev.col + static_cast<int>(prev.raw.size())) {
+            break;
+          }
+        }
+        flag += t->raw;
+        ++n;
+      }
+      if (!json && flag == "--strict") {
+        logfmt->strict = true;
+      } else if (!json && flag == "--keep-empty") {
+        logfmt->keep_empty = true;
+      } else {
+        return ErrorAt(
+            first.line, first.col,
+            json ? "unknown json flag \"" + flag + "\" (json takes no flags)"
+                 : "unknown logfmt flag \"" + flag + "\" (expected --strict or --keep-empty)");
+      }
+      for (size_t k = 0; k < n; ++k) Next();
+    }
+    return Status::OK();
+  }
+
   // After `|`.
   Status ParseStage(LogQuery* q) {
     const Token& t = Peek();
@@ -646,6 +681,8 @@ class Parser {
     if (keyword && (t.value == "json" || t.value == "logfmt")) {
       bool json = t.value == "json";
       Next();
+      LogfmtStage logfmt;
+      LODE_RETURN_IF_ERROR(ParseParserFlags(json, &logfmt));
       std::vector<ExtractParam> params;
       if (Peek().kind == Tok::kIdent) {
         while (true) {
@@ -659,11 +696,16 @@ class Parser {
           if (Peek().kind != Tok::kComma) break;
           Next();
         }
+        if (!json && Peek().kind == Tok::kMinus && Peek(1).kind == Tok::kMinus) {
+          return ErrorAt(Peek().line, Peek().col,
+                         "logfmt flags go right after \"logfmt\", before its parameters");
+        }
       }
       if (json) {
         q->stages.emplace_back(JsonStage{std::move(params)});
       } else {
-        q->stages.emplace_back(LogfmtStage{std::move(params)});
+        logfmt.params = std::move(params);
+        q->stages.emplace_back(std::move(logfmt));
       }
       return Status::OK();
     }
@@ -1138,6 +1180,8 @@ struct StagePrinter {
   }
   void operator()(const LogfmtStage& s) const {
     *out += " | logfmt";
+    if (s.strict) *out += " --strict";
+    if (s.keep_empty) *out += " --keep-empty";
     PrintParams(s.params, out);
   }
   void operator()(const RegexpStage& s) const { *out += " | regexp " + Quote(s.regex); }

@@ -1,11 +1,11 @@
 // The LogQL parser: query text → LogqlExpr (query/logql_ast.h). No execution.
 //
 // Grammar follows Grafana Loki 2.9 (stream selectors, line filters with `or`,
-// json/logfmt/regexp/pattern parsers, label filters, line_format, label_format,
-// drop, keep, unwrap, range and vector aggregations, binary operators with
-// Prometheus precedence). Lode differs from Loki in two ways: an empty selector
-// `{}` is valid, and a query may start with a line filter (`|= "error"`), both
-// meaning all streams.
+// json/logfmt/regexp/pattern parsers, logfmt's --strict and --keep-empty,
+// label filters, line_format, label_format, drop, keep, unwrap, range and
+// vector aggregations, binary operators with Prometheus precedence). Lode
+// differs from Loki in two ways: an empty selector `{}` is valid, and a query
+// may start with a line filter (`|= "error"`), both meaning all streams.
 #pragma once
 
 #include <string>

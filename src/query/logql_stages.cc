@@ -504,40 +504,163 @@ bool FindJsonPath(JsonReader* r, const std::vector<Step>& steps) {
 // ---------------------------------------------------------------------------
 // logfmt.
 
-// Reads the quoted value starting at line[*pos] == '"' (go-logfmt: a value
-// with escapes is unquoted as a JSON string, plus \').
-bool ReadLogfmtQuoted(std::string_view line, size_t* pos, std::string* out) {
-  size_t start = *pos + 1;
-  size_t i = start;
-  bool has_escape = false;
-  while (i < line.size() && line[i] != '"') {
-    if (line[i] == '\\') {
-      has_escape = true;
+// Whether s holds invalid UTF-8 or U+FFFD: Go's
+// bytes.ContainsRune(s, utf8.RuneError), which Loki asks of logfmt keys and
+// values.
+bool HasRuneError(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
       ++i;
+      continue;
     }
-    ++i;
+    uint32_t cp = 0;
+    const size_t n = DecodeUtf8(s, i, &cp);
+    if (n == 0 || cp == 0xFFFD) return true;
+    i += n;
   }
-  if (i >= line.size()) return false;  // unterminated
-  *pos = i + 1;
-  std::string_view body = line.substr(start, i - start);
-  if (!has_escape) {
-    out->assign(body);
-    return true;
+  return false;
+}
+
+// The 4 hex digits of a \uXXXX at s[i] ('\\'), or -1.
+int32_t LogfmtU4(std::string_view s, size_t i) {
+  if (i + 6 > s.size() || s[i] != '\\' || s[i + 1] != 'u') return -1;
+  int32_t v = 0;
+  for (size_t k = i + 2; k < i + 6; ++k) {
+    const int h = HexValue(s[k]);
+    if (h < 0) return -1;
+    v = v * 16 + h;
   }
-  // Re-read as a JSON string; \' is the one escape JSON lacks.
-  std::string json = "\"";
-  for (size_t k = 0; k < body.size(); ++k) {
-    if (body[k] == '\\' && k + 1 < body.size() && body[k + 1] == '\'') {
-      json.push_back('\'');
-      ++k;
-    } else {
-      json.push_back(body[k]);
-      if (body[k] == '\\' && k + 1 < body.size()) json.push_back(body[++k]);
+  return v;
+}
+
+// Unquotes the body of a quoted logfmt value that has escapes (Loki's
+// unquoteBytes: JSON's escapes plus \'; raw bytes, control characters
+// included, are copied). False on an unknown or incomplete escape.
+bool UnquoteLogfmt(std::string_view body, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < body.size();) {
+    const char c = body[i];
+    if (c != '\\') {
+      out->push_back(c);
+      ++i;
+      continue;
+    }
+    if (i + 1 >= body.size()) return false;
+    const char e = body[i + 1];
+    switch (e) {
+      case '"':
+      case '\\':
+      case '/':
+      case '\'': out->push_back(e); break;
+      case 'b': out->push_back('\b'); break;
+      case 'f': out->push_back('\f'); break;
+      case 'n': out->push_back('\n'); break;
+      case 'r': out->push_back('\r'); break;
+      case 't': out->push_back('\t'); break;
+      case 'u': {
+        int32_t r = LogfmtU4(body, i);
+        if (r < 0) return false;
+        i += 6;
+        if (r >= 0xD800 && r <= 0xDFFF) {
+          const int32_t r2 = LogfmtU4(body, i);
+          if (r <= 0xDBFF && r2 >= 0xDC00 && r2 <= 0xDFFF) {
+            AppendUtf8(0x10000 + ((static_cast<uint32_t>(r) - 0xD800) << 10) +
+                           (static_cast<uint32_t>(r2) - 0xDC00),
+                       out);
+            i += 6;
+            continue;
+          }
+          r = 0xFFFD;  // a lone surrogate
+        }
+        AppendUtf8(static_cast<uint32_t>(r), out);
+        continue;
+      }
+      default: return false;
+    }
+    i += 2;
+  }
+  return true;
+}
+
+enum class LogfmtScan { kEnd, kPair, kMalformed };
+
+// Reads the next pair of `line` from *pos, as Loki's logfmt decoder does
+// (LogfmtExtractor's comment has the rules). kPair: *key and *value (which
+// may point into *scratch) are set; *value is empty for a key without one.
+// kMalformed: *pos is past the bad pair and, when `error` is not null, it
+// gets Loki's message. kEnd: nothing but separators was left.
+LogfmtScan ScanLogfmt(std::string_view line, size_t* pos, std::string_view* key,
+                      std::string_view* value, std::string* scratch, std::string* error) {
+  const auto sep = [&](size_t p) { return static_cast<unsigned char>(line[p]) <= ' '; };
+  size_t p = *pos;
+  // Loki's message names the 1-based byte where the decoder stopped.
+  const auto fail = [&](size_t at, std::string_view what) {
+    if (error != nullptr) *error = fmt::format("logfmt syntax error at pos {} : {}", at + 1, what);
+    return LogfmtScan::kMalformed;
+  };
+  // Skips what is left of a bad key or value, up to the next separator.
+  const auto skip = [&](size_t at, std::string_view what) {
+    *pos = at;
+    while (*pos < line.size() && !sep(*pos)) ++*pos;
+    return fail(at, what);
+  };
+  while (p < line.size() && sep(p)) ++p;
+  if (p >= line.size()) {
+    *pos = p;
+    return LogfmtScan::kEnd;
+  }
+  const size_t start = p;
+  bool multibyte = false;
+  while (p < line.size() && !sep(p) && line[p] != '=' && line[p] != '"') {
+    if (static_cast<unsigned char>(line[p]) >= 0x80) multibyte = true;
+    ++p;
+  }
+  *key = line.substr(start, p - start);
+  *value = {};
+  const bool bad_key = multibyte && HasRuneError(*key);
+  if (p >= line.size() || sep(p)) {  // a key alone
+    *pos = p;
+    return bad_key ? fail(p, "invalid key") : LogfmtScan::kPair;
+  }
+  if (line[p] == '"') return skip(p, "unexpected '\"'");
+  // line[p] == '='
+  if (key->empty()) return skip(p, "unexpected '='");
+  if (bad_key) return skip(p, "invalid key");
+  ++p;
+  if (p >= line.size() || sep(p)) {  // `key=`
+    *pos = p;
+    return LogfmtScan::kPair;
+  }
+  if (line[p] != '"') {
+    const size_t vstart = p;
+    while (p < line.size() && !sep(p)) {
+      if (line[p] == '=') return skip(p, "unexpected '='");
+      if (line[p] == '"') return skip(p, "unexpected '\"'");
+      ++p;
+    }
+    *value = line.substr(vstart, p - vstart);
+    *pos = p;
+    return LogfmtScan::kPair;
+  }
+  const size_t body = p + 1;
+  bool escaped = false;
+  for (p = body; p < line.size() && line[p] != '"'; ++p) {
+    if (line[p] == '\\') {
+      escaped = true;
+      ++p;
     }
   }
-  json.push_back('"');
-  JsonReader r(json);
-  return r.ReadString(out) && r.AtEnd();
+  if (p >= line.size()) {
+    *pos = line.size();
+    return fail(line.size(), "unterminated quoted value");
+  }
+  *pos = p + 1;
+  *value = line.substr(body, p - body);
+  if (escaped) {
+    if (!UnquoteLogfmt(*value, scratch)) return fail(*pos, "invalid quoted value");
+    *value = *scratch;
+  }
+  return LogfmtScan::kPair;
 }
 
 }  // namespace
@@ -621,8 +744,10 @@ bool JsonExtractor::Extract(std::string_view line, ExtractedLabels* out) const {
   return true;
 }
 
-Result<LogfmtExtractor> LogfmtExtractor::Make(const std::vector<ExtractParam>& params) {
+Result<LogfmtExtractor> LogfmtExtractor::Make(const std::vector<ExtractParam>& params,
+                                              LogfmtOptions options) {
   LogfmtExtractor x;
+  x.options_ = options;
   for (const ExtractParam& p : params) {
     if (!IsValidIdent(p.label)) return InvalidLabelName(p.label);
     x.wanted_.push_back({p.label, p.expression.empty() ? p.label : p.expression});
@@ -630,93 +755,69 @@ Result<LogfmtExtractor> LogfmtExtractor::Make(const std::vector<ExtractParam>& p
   return x;
 }
 
-bool LogfmtExtractor::Extract(std::string_view line, ExtractedLabels* out) const {
-  const size_t first = out->size();
-  auto fail = [&] {
-    out->resize(first);
-    return false;
-  };
-  auto is_sep = [&](size_t p) { return static_cast<unsigned char>(line[p]) <= ' '; };
-  size_t pos = 0;
-  while (true) {
-    while (pos < line.size() && is_sep(pos)) ++pos;
-    if (pos >= line.size()) break;
-    size_t start = pos;
-    bool multibyte = false;
-    while (pos < line.size() && !is_sep(pos) && line[pos] != '=') {
-      if (line[pos] == '"') return fail();
-      if (static_cast<unsigned char>(line[pos]) >= 0x80) multibyte = true;
-      ++pos;
-    }
-    std::string_view key = line.substr(start, pos - start);
-    if (key.empty()) return fail();  // `=value`
-    if (multibyte) {
-      for (size_t i = 0; i < key.size(); i += CharLen(key, i)) {
-        uint32_t cp = 0;
-        if (DecodeUtf8(key, i, &cp) == 0) return fail();
-      }
-    }
-    // Which wanted labels this key feeds (all keys when nothing is wanted).
-    // A wanted key matches the key as written or as a label name; the label
-    // name is only built when needed.
-    const Wanted* match = nullptr;
-    size_t matches = 0;
-    std::string_view name = key;
-    bool named = false;
-    auto label_name = [&] {
-      if (!named) {
-        named = true;
-        bool clean = !IsDigit(key[0]);
-        for (size_t i = 0; i < key.size() && clean; ++i) clean = IsIdentChar(key[i]);
-        if (!clean) {
-          name_.clear();
-          AppendSanitized(&name_, key);
-          name = name_;
-        }
-      }
-      return name;
-    };
-    for (const Wanted& w : wanted_) {
-      if (w.key == key || SanitizesTo(key, w.key)) {
-        match = &w;
-        ++matches;
-      }
-    }
-    if (wanted_.empty()) label_name();
-    const bool keep = wanted_.empty() || matches > 0;
-    // Values are only copied for keys that are kept, but always parsed: a
-    // malformed line fails wherever the error is.
-    value_.clear();
-    std::string_view plain;
-    bool quoted = false;
-    if (pos < line.size() && line[pos] == '=') {
-      ++pos;
-      if (pos < line.size() && line[pos] == '"') {
-        quoted = true;
-        if (!ReadLogfmtQuoted(line, &pos, &value_)) return fail();
-      } else {
-        size_t vstart = pos;
-        while (pos < line.size() && !is_sep(pos)) {
-          if (line[pos] == '=' || line[pos] == '"') return fail();
-          ++pos;
-        }
-        plain = line.substr(vstart, pos - vstart);
-      }
-    }
-    if (!keep) continue;
-    const std::string_view value = quoted ? std::string_view(value_) : plain;
-    if (wanted_.empty()) {
-      SetLabel(out, first, name, std::string(value));
-    } else if (matches == 1) {
-      SetLabel(out, first, match->label, std::string(value));
-    } else {
-      for (const Wanted& w : wanted_) {
-        if (w.key == key || SanitizesTo(key, w.key))
-          SetLabel(out, first, w.label, std::string(value));
-      }
+LogfmtExtractor LogfmtExtractor::MakeHinted(const std::vector<std::string>& names,
+                                            LogfmtOptions options) {
+  LogfmtExtractor x;
+  x.options_ = options;
+  x.hinted_ = true;
+  for (const std::string& name : names) {
+    if (std::none_of(x.wanted_.begin(), x.wanted_.end(),
+                     [&](const Wanted& w) { return w.label == name; })) {
+      x.wanted_.push_back({name, name});
     }
   }
-  return true;
+  return x;
+}
+
+bool LogfmtExtractor::Extract(std::string_view line, ExtractedLabels* out,
+                              std::string* error) const {
+  const size_t first = out->size();
+  // Hinted to nothing: no label to find, and only --strict has errors to find.
+  if (hinted_ && wanted_.empty() && !options_.strict) return true;
+  // Only --strict reports errors; the message is only built then.
+  std::string* const scan_error = options_.strict ? error : nullptr;
+  const bool listed = !wanted_.empty() && !hinted_;  // explicit params
+  size_t pos = 0;
+  std::string_view key;
+  std::string_view value;
+  while (true) {
+    const LogfmtScan scan = ScanLogfmt(line, &pos, &key, &value, &value_, scan_error);
+    if (scan == LogfmtScan::kEnd) return true;
+    if (scan == LogfmtScan::kMalformed) {
+      if (options_.strict) return false;
+      continue;
+    }
+    if (!value.empty() && HasRuneError(value)) value = {};
+    // Without --keep-empty an empty value is skipped, except for a listed
+    // key, which gets "" unless it already has a value.
+    const bool empty_kept = !value.empty() || options_.keep_empty;
+    if (!empty_kept && !listed) continue;
+    const auto set = [&](std::string_view name) {
+      if (!empty_kept) {
+        for (size_t i = first; i < out->size(); ++i) {
+          if ((*out)[i].first == name) return;
+        }
+      }
+      SetLabel(out, first, name, std::string(value));
+    };
+    if (wanted_.empty() && !hinted_) {
+      // Every key; the label name is only built when the key is not one.
+      bool clean = !IsDigit(key[0]);
+      for (size_t i = 0; i < key.size() && clean; ++i) clean = IsIdentChar(key[i]);
+      if (clean) {
+        set(key);
+      } else {
+        name_.clear();
+        AppendSanitized(&name_, key);
+        if (!name_.empty()) set(name_);
+      }
+      continue;
+    }
+    // A wanted key matches the key as written or as a label name.
+    for (const Wanted& w : wanted_) {
+      if (w.key == key || SanitizesTo(key, w.key)) set(w.label);
+    }
+  }
 }
 
 Result<RegexpExtractor> RegexpExtractor::Make(std::string_view regex) {

@@ -81,28 +81,68 @@ class JsonExtractor {
   std::vector<Path> paths_;  // empty: extract everything
 };
 
-// | logfmt  and  | logfmt a="key", b
+// The flags of `| logfmt` (LogfmtStage): Loki's --strict and --keep-empty.
+struct LogfmtOptions {
+  bool strict = false;
+  bool keep_empty = false;
+};
+
+// | logfmt  and  | logfmt --strict --keep-empty a="key", b
+//
+// The line is read as Loki's logfmt decoder reads it (pkg/logql/log/logfmt,
+// adapted from go-logfmt). Bytes <= ' ' separate pairs. A key runs up to
+// '=' or a separator; `key` alone and `key=` have no value. A value is either
+// unquoted (up to the next separator) or double-quoted; a quoted value with
+// backslash escapes is unquoted like a JSON string plus \' (\" \\ \/ \' \b
+// \f \n \r \t \uXXXX, a lone surrogate giving U+FFFD), and nothing needs to
+// separate the closing quote from the next key (`a="x"b=1`). Malformed:
+//   - a key that is empty (`=v`), holds '"' (`a"b=1`), or holds invalid
+//     UTF-8 or U+FFFD;
+//   - an unquoted value holding '=' or '"' (`msg=a=b`: the whole pair, as in
+//     Loki and go-logfmt, not msg="a=b");
+//   - a quoted value with another escape, or with no closing quote
+//     (`msg="open ...`: the rest of the line; Loki reads no value from it).
+// A malformed pair is skipped up to the next separator (the rest of the line
+// for an unterminated quote) and scanning goes on; with --strict scanning
+// stops there instead, and Extract reports the error.
+//
+// Labels: the key sanitized (SanitizeLabelName); a later duplicate replaces
+// the earlier value in out. A value holding invalid UTF-8 or U+FFFD counts as
+// empty. A key whose value is empty is skipped unless --keep-empty, which
+// gives it "".
+//
+// With params: only those keys (param.expression is the logfmt key, empty
+// means the label name; a key matches as written or sanitized), under the
+// param's label. A listed key that is in the line but has no value is
+// extracted as "" without --keep-empty (Loki: no need for --keep-empty when
+// a key is asked for), though an empty occurrence does not replace a value an
+// earlier occurrence gave (with --keep-empty it does, as in Loki). A listed
+// key that is not in the line gives no label; Loki gives it "", as for
+// `| json` paths (see JsonExtractor).
 class LogfmtExtractor {
  public:
-  static Result<LogfmtExtractor> Make(const std::vector<ExtractParam>& params);
-  // key=value pairs separated by spaces; values may be double-quoted with
-  // backslash escapes (\" \\ \n \t); `key` alone or `key=` gives "". Keys are
-  // sanitized. Later duplicates win (replace the earlier value in out). With
-  // params: only those keys (param.expression is the logfmt key; empty means
-  // same as label). Returns false on malformed input (e.g. unterminated quote,
-  // `=value` with no key), having appended nothing.
-  // Any byte <= ' ' separates pairs. Quoted values also accept \/ \b \f \r
-  // and \uXXXX; another escape is malformed, as is a '"' or '=' inside an
-  // unquoted key or value (go-logfmt's rules, which Loki uses).
+  static Result<LogfmtExtractor> Make(const std::vector<ExtractParam>& params,
+                                      LogfmtOptions options = {});
+  // `| logfmt` without params when the rest of the query reads only the
+  // labels `names` (Loki's parser hints): extracts what Make({}, options)
+  // would, but only the labels named in `names`, and fails on the same lines.
+  static LogfmtExtractor MakeHinted(const std::vector<std::string>& names, LogfmtOptions options);
+  // Appends the labels of `line` to out. Returns false only with --strict,
+  // at the first malformed pair: out then holds the labels of the pairs
+  // before it, and *error (when not null) says what and where in Loki's
+  // words, e.g. `logfmt syntax error at pos 7 : unexpected '='` (pos: the
+  // 1-based byte). Without --strict every line succeeds.
   // Not thread-safe (scratch buffers): one extractor per thread.
-  bool Extract(std::string_view line, ExtractedLabels* out) const;
+  bool Extract(std::string_view line, ExtractedLabels* out, std::string* error = nullptr) const;
 
  private:
   struct Wanted {
     std::string label;
     std::string key;
   };
-  std::vector<Wanted> wanted_;  // empty: extract every key
+  std::vector<Wanted> wanted_;  // empty: extract every key (unless hinted_)
+  bool hinted_ = false;         // wanted_ came from hints, not from params
+  LogfmtOptions options_;
   // Scratch reused between calls (so Extract allocates only for kept labels);
   // an extractor therefore serves one thread at a time.
   mutable std::string name_;

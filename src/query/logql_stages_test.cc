@@ -6,9 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -201,17 +203,25 @@ TEST(LogqlStagesJson, BadPaths) {
 // ---------------------------------------------------------------------------
 // | logfmt
 
-std::string Logfmt(std::string_view line, const std::vector<ExtractParam>& params = {}) {
-  auto x = LogfmtExtractor::Make(params);
+// The labels of `line`; a --strict failure appends " ! <details>".
+std::string Logfmt(std::string_view line, const std::vector<ExtractParam>& params = {},
+                   LogfmtOptions options = {}) {
+  auto x = LogfmtExtractor::Make(params, options);
   EXPECT_TRUE(x.ok());
   ExtractedLabels out = {{"pre", "existing"}};
-  if (!x->Extract(line, &out)) {
-    EXPECT_EQ(Show(out), R"(pre="existing")");
-    return kNoMatch;
-  }
+  std::string error;
+  const bool ok = x->Extract(line, &out, &error);
+  EXPECT_EQ(Show({out.front()}), R"(pre="existing")");
   out.erase(out.begin());
+  if (!ok) {
+    EXPECT_TRUE(options.strict) << "only --strict fails";
+    return Show(out) + " ! " + error;
+  }
   return Show(out);
 }
+
+constexpr LogfmtOptions kStrict{.strict = true, .keep_empty = false};
+constexpr LogfmtOptions kKeepEmpty{.strict = false, .keep_empty = true};
 
 TEST(LogqlStagesLogfmt, Table) {
   struct Case {
@@ -220,27 +230,47 @@ TEST(LogqlStagesLogfmt, Table) {
   } cases[] = {
       {R"(level=info msg="hello world" dur=1.5s)",
        R"(level="info", msg="hello world", dur="1.5s")"},
-      {"a b= c", R"(a="", b="", c="")"},
       {R"(msg="say \"hi\" \\ \n \t \/ \u00e9 \'")", "msg=\"say \"hi\" \\ \n \t / \xC3\xA9 '\""},
+      {R"(msg="say \"hi\"" code=1)", R"(msg="say "hi"", code="1")"},
+      {R"(a="\ud83d\ude00")", "a=\"\xF0\x9F\x98\x80\""},
+      {"a=\"x\\n\ty\"", "a=\"x\n\ty\""},  // a raw tab beside an escape stays
       {"a=1 a=2 b=3 a=4", R"(a="4", b="3")"},
       {"a.b-c=1 1x=2", R"(a_b_c="1", _1x="2")"},
-      {"a=1\tb=2\n c=3", R"(a="1", b="2", c="3")"},
+      {"a=1\tb=2\n c=3\001d=4", R"(a="1", b="2", c="3", d="4")"},
       {"a=значение", "a=\"значение\""},
       {R"(a="x"b=1)", R"(a="x", b="1")"},
-      {R"(a="" b="  ")", R"(a="", b="  ")"},
       {"", ""},
       {"   ", ""},
       {"path=/a/b?c ip=10.0.0.1:80", R"(path="/a/b?c", ip="10.0.0.1:80")"},
       {"ключ=1", R"(____="1")"},
-      // Malformed.
-      {R"(a="unterminated)", kNoMatch},
-      {"=value", kNoMatch},
-      {"a=1 =2", kNoMatch},
-      {"a=b=c", kNoMatch},
-      {R"(a"b=1)", kNoMatch},
-      {R"(a=b"c)", kNoMatch},
-      {R"(a="bad \x escape")", kNoMatch},
-      {"k\xFF=1", kNoMatch},
+      // Keys without a value are skipped (--keep-empty keeps them).
+      {"a b= c", ""},
+      {"INFO GET /x", ""},
+      {"level=info badkey msg=ok", R"(level="info", msg="ok")"},
+      {"a= b=2", R"(b="2")"},
+      {"a=1 b", R"(a="1")"},
+      {R"(a="" b="  ")", R"(b="  ")"},
+      {"a=1 a=", R"(a="1")"},
+      // A value with invalid UTF-8 or U+FFFD counts as empty.
+      {"a=\xFF b=2", R"(b="2")"},
+      {"a=\"\xEF\xBF\xBD\" b=2", R"(b="2")"},
+      {R"(a="\ud800" b=2)", R"(b="2")"},
+      {R"(a="\ufffd" b=2)", R"(b="2")"},
+      // Malformed pairs are skipped, up to the next separator.
+      {"msg=hello=world", ""},
+      {"msg=hello=world code=1", R"(code="1")"},
+      {R"(msg="unterminated)", ""},
+      {R"(a=1 msg="unterminated b=2)", R"(a="1")"},
+      {"=value b=1", R"(b="1")"},
+      {"a=1 =2 c=3", R"(a="1", c="3")"},
+      {R"(a"b=1 c=2)", R"(c="2")"},
+      {R"(a=b"c d=1)", R"(d="1")"},
+      {R"(a="bad \x escape" b=1)", R"(b="1")"},
+      {R"(a="x\u00" b=1)", R"(b="1")"},
+      {"k\xFF=1 b=2", R"(b="2")"},
+      {"k\xFF b=2", R"(b="2")"},
+      {"k\xEF\xBF\xBD=1 b=2", R"(b="2")"},
+      {R"(user said "hi")", ""},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.line);
@@ -248,13 +278,107 @@ TEST(LogqlStagesLogfmt, Table) {
   }
 }
 
+TEST(LogqlStagesLogfmt, KeepEmpty) {
+  struct Case {
+    const char* line;
+    const char* want;
+  } cases[] = {
+      {"INFO GET /x", R"(INFO="", GET="", _x="")"},
+      {"a b= c=3", R"(a="", b="", c="3")"},
+      {R"(a="" b)", R"(a="", b="")"},
+      {"a=1 a=", R"(a="")"},
+      {"a= a=1", R"(a="1")"},
+      {"a=\xFF", R"(a="")"},
+      {"msg=hello=world x", R"(x="")"},  // still malformed
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.line);
+    EXPECT_EQ(Logfmt(c.line, {}, kKeepEmpty), c.want);
+  }
+}
+
+TEST(LogqlStagesLogfmt, Strict) {
+  struct Case {
+    const char* line;
+    const char* want;
+  } cases[] = {
+      {"a=1 b=2", R"(a="1", b="2")"},
+      // Keys without a value are not errors.
+      {"level=info badkey msg=ok", R"(level="info", msg="ok")"},
+      // The pairs before the error stay; the position is Loki's (1-based).
+      {"a=1 msg=hello=world c=2", R"(a="1" ! logfmt syntax error at pos 14 : unexpected '=')"},
+      {R"(msg="unterminated)", R"( ! logfmt syntax error at pos 18 : unterminated quoted value)"},
+      {"=v", R"( ! logfmt syntax error at pos 1 : unexpected '=')"},
+      {R"(a"b=1)", R"( ! logfmt syntax error at pos 2 : unexpected '"')"},
+      {R"(a=b"c)", R"( ! logfmt syntax error at pos 4 : unexpected '"')"},
+      {R"(a="x\qy" b=1)", R"( ! logfmt syntax error at pos 9 : invalid quoted value)"},
+      {"k\xFF=1", R"( ! logfmt syntax error at pos 3 : invalid key)"},
+      {"ok=1 k\xFF", R"(ok="1" ! logfmt syntax error at pos 8 : invalid key)"},
+      {R"(user said "hi")", R"( ! logfmt syntax error at pos 11 : unexpected '"')"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.line);
+    EXPECT_EQ(Logfmt(c.line, {}, kStrict), c.want);
+  }
+  EXPECT_EQ(Logfmt("INFO a=1 b=x=y c=2", {}, {.strict = true, .keep_empty = true}),
+            R"(INFO="", a="1" ! logfmt syntax error at pos 13 : unexpected '=')");
+}
+
 TEST(LogqlStagesLogfmt, Params) {
   std::vector<ExtractParam> params = {{"lvl", "level"}, {"msg", ""}, {"ab", "a.b"}, {"cd", "c_d"}};
   EXPECT_EQ(Logfmt(R"(level=warn msg="x y" other=1 a.b=2 c.d=3 msg=z)", params),
             R"(lvl="warn", msg="z", ab="2", cd="3")");
   EXPECT_EQ(Logfmt("other=1", params), "");
-  EXPECT_EQ(Logfmt("level=warn a=\"open", params), kNoMatch);
+  EXPECT_EQ(Logfmt("level=warn a=\"open", params), R"(lvl="warn")");
+  EXPECT_EQ(Logfmt("level=warn a=\"open", params, kStrict),
+            R"(lvl="warn" ! logfmt syntax error at pos 19 : unterminated quoted value)");
   EXPECT_FALSE(LogfmtExtractor::Make({{"9x", ""}}).ok());
+}
+
+// A listed key that is in the line without a value gets "" without
+// --keep-empty; one that is not in the line gets no label.
+TEST(LogqlStagesLogfmt, ParamsKeepListedEmptyKeys) {
+  const std::vector<ExtractParam> params = {{"host", ""}, {"fwd", "x-forwarded"}};
+  EXPECT_EQ(Logfmt("INFO host x-forwarded=1.2.3.4", params), R"(host="", fwd="1.2.3.4")");
+  EXPECT_EQ(Logfmt("host= other", params), R"(host="")");
+  EXPECT_EQ(Logfmt("other=1", params), "");
+  // An empty occurrence does not replace a value, except with --keep-empty.
+  EXPECT_EQ(Logfmt("host=a host", params), R"(host="a")");
+  EXPECT_EQ(Logfmt("host host=a", params), R"(host="a")");
+  EXPECT_EQ(Logfmt("host=a host", params, kKeepEmpty), R"(host="")");
+  EXPECT_EQ(Logfmt("host=\xFF", params), R"(host="")");
+}
+
+// Hinted extraction gives the labels plain `| logfmt` gives, limited to the
+// hinted names, and fails on the same lines.
+TEST(LogqlStagesLogfmt, Hinted) {
+  const std::vector<std::string> names = {"a", "c", "k_x"};
+  const char* lines[] = {"a=1 b=2 c d=", "c=3 a= k.x=9", "a=1 b=x=y c=2",
+                         "b=\"open a=1", "k-x k.x=2 a",  "",
+                         "a=1 a= a"};
+  for (LogfmtOptions options :
+       {LogfmtOptions{}, kStrict, kKeepEmpty, LogfmtOptions{.strict = true, .keep_empty = true}}) {
+    auto plain = LogfmtExtractor::Make({}, options);
+    ASSERT_TRUE(plain.ok());
+    const LogfmtExtractor hinted = LogfmtExtractor::MakeHinted(names, options);
+    const LogfmtExtractor none = LogfmtExtractor::MakeHinted({}, options);
+    for (const char* line : lines) {
+      SCOPED_TRACE(std::string(line) + (options.strict ? " strict" : "") +
+                   (options.keep_empty ? " keep-empty" : ""));
+      ExtractedLabels all, some, nothing;
+      std::string e1, e2, e3;
+      const bool ok = plain->Extract(line, &all, &e1);
+      EXPECT_EQ(hinted.Extract(line, &some, &e2), ok);
+      EXPECT_EQ(none.Extract(line, &nothing, &e3), ok);
+      EXPECT_EQ(e2, e1);
+      EXPECT_EQ(e3, e1);
+      EXPECT_TRUE(nothing.empty());
+      std::erase_if(all, [&](const auto& kv) {
+        return std::find(names.begin(), names.end(), kv.first) == names.end();
+      });
+      EXPECT_EQ(Show(some), Show(all));
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -935,7 +1059,8 @@ TEST(LogqlStagesRandom, NoCrashes) {
   auto json = JsonExtractor::Make({});
   auto json_paths = JsonExtractor::Make({{"a", "a.b"}, {"c", "c[1]"}});
   auto logfmt = LogfmtExtractor::Make({});
-  ASSERT_TRUE(json.ok() && json_paths.ok() && logfmt.ok());
+  auto logfmt_strict = LogfmtExtractor::Make({}, {.strict = true, .keep_empty = false});
+  ASSERT_TRUE(json.ok() && json_paths.ok() && logfmt.ok() && logfmt_strict.ok());
   const std::vector<std::string> seeds = {R"({"a":{"b":[1,"x"]},"c":[0,{"d":null}]})",
                                           R"(a=1 b="x y" c)",
                                           "{{ if .a }}{{ .b | upper }}{{ end }}"};
@@ -955,8 +1080,16 @@ TEST(LogqlStagesRandom, NoCrashes) {
       ASSERT_TRUE(ok || out.size() == 1u) << text;
     }
     ExtractedLabels out = {{"keep", "me"}};
-    bool ok = logfmt->Extract(text, &out);
-    ASSERT_TRUE(ok || out.size() == 1u) << text;
+    ASSERT_TRUE(logfmt->Extract(text, &out)) << text;  // only --strict fails
+    ExtractedLabels strict_out = {{"keep", "me"}};
+    std::string error;
+    if (!logfmt_strict->Extract(text, &strict_out, &error)) {
+      ASSERT_TRUE(error.starts_with("logfmt syntax error at pos ")) << text;
+    } else {
+      ASSERT_EQ(Show(strict_out), Show(out)) << text;  // no malformed pair: the same labels
+    }
+    std::set<std::string> names;  // every name once
+    for (const auto& kv : strict_out) ASSERT_TRUE(names.insert(kv.first).second) << text;
     if (auto p = PatternMatcher::Make(text, false); p.ok()) {
       std::string line = random_text(30);
       ExtractedLabels pout;

@@ -653,6 +653,44 @@ def test_errors(s):
           "\n  ".join(problems))
 
 
+def test_logfmt_flags(s):
+    """| logfmt skips keys without a value and malformed pairs; --keep-empty keeps
+    the former as "", --strict marks the line at the latter (Loki's flags)."""
+    tenant = "loki-e2e-logfmt"
+    lines = [(BASE + 100 * SEC, "INFO method=GET status=200"),
+             (BASE + 101 * SEC, "method=GET bad=a=b status=500")]
+    push_ok(s, [stream_json({"service": "fmt"}, lines)], tenant=tenant)
+    span = {"start": BASE_S, "end": BASE_S + 600, "direction": "forward"}
+
+    def labels(query):
+        data = query_range(s, dict(span, query=query), tenant=tenant)
+        check_streams_shape(data, query)
+        by_line = {v[1]: st["stream"] for st in data["result"] for v in st["values"]}
+        check_eq(sorted(by_line), sorted(l for _, l in lines), f"{query}: every line")
+        return [{k: v for k, v in by_line[l].items() if k not in ("service", "level", "source")}
+                for _, l in lines]
+
+    check_eq(labels('{service="fmt"} | logfmt'),
+             [{"method": "GET", "status": "200"}, {"method": "GET", "status": "500"}],
+             "default: INFO and bad=a=b skipped, no error")
+    check_eq(labels('{service="fmt"} | logfmt --keep-empty'),
+             [{"INFO": "", "method": "GET", "status": "200"},
+              {"method": "GET", "status": "500"}], "--keep-empty keeps INFO as \"\"")
+    check_eq(labels('{service="fmt"} | logfmt --strict'),
+             [{"method": "GET", "status": "200"},
+              {"method": "GET", "__error__": "LogfmtParserErr",
+               "__error_details__": "logfmt syntax error at pos 17 : unexpected '='"}],
+             "--strict: the pairs before bad=a=b, and the error")
+    data = query_range(s, dict(span, query='sum(count_over_time({service="fmt"} | logfmt [1h]))',
+                               step=60), tenant=tenant)
+    check_eq(sum(float(v[1]) for st in data["result"] for v in st["values"][-1:]), 2.0,
+             "a metric query over | logfmt needs no __error__ filter")
+    r = api(s, V1 + "/query_range", dict(span, query='{service="fmt"} | logfmt --strict --nope'),
+            tenant=tenant, expect=400)
+    check(re.search(r'line 1, col 35: unknown logfmt flag "--nope"', r.body),
+          f"an unknown flag is a parse error naming it: {r.body!r}")
+
+
 # ---------------------------------------------------------------------------
 # Tail
 
@@ -846,6 +884,7 @@ def main():
              test_query_range_default_step, test_instant_query, test_stats,
              test_stats_bytes_processed, test_labels_and_values, test_labels_default_range,
              test_series, test_index_stats, test_index_stats_post_form, test_errors,
+             test_logfmt_flags,
              test_tail_live, test_tail_pipeline_and_tenant, test_tail_refuses_metric_query,
              test_tail_categorized_and_cross_origin_refused,
              test_cancelled_queries_stop]
