@@ -224,23 +224,37 @@ def run_scenario(scenario, lode, config_yaml=""):
             server.cleanup()
 
 
+def run_cases(cases, run, name=lambda case: case.__name__, hopeless=None):
+    """Runs run(case) for each case, printing `[ OK ] name` (with what run returns, if
+    anything) or `[FAIL] name` and the traceback; returns (passed, failed). When
+    hopeless() is true after a failure (say the server died), the cases left are counted
+    as failed without running."""
+    passed = failed = 0
+    for i, case in enumerate(cases):
+        t0 = time.time()
+        try:
+            note = run(case)
+            passed += 1
+            print(f"[ OK ] {name(case)}{': ' + note if note else ''} ({time.time() - t0:.2f}s)",
+                  flush=True)
+        except Exception:
+            failed += 1
+            print(f"[FAIL] {name(case)}", flush=True)
+            traceback.print_exc()
+            if hopeless is not None and hopeless():
+                print("the remaining tests cannot run")
+                failed += len(cases) - i - 1
+                break
+    return passed, failed
+
+
 def run_tests(tests, lode, server_args=()):
     """Runs each test(server) against one fresh server; prints a summary."""
     passed = failed = 0
     server = Server(lode, extra_args=server_args)
     try:
         server.start()
-        for t in tests:
-            name = t.__name__
-            t0 = time.time()
-            try:
-                t(server)
-                passed += 1
-                print(f"[ OK ] {name} ({time.time() - t0:.2f}s)", flush=True)
-            except Exception:
-                failed += 1
-                print(f"[FAIL] {name}", flush=True)
-                traceback.print_exc()
+        passed, failed = run_cases(tests, lambda t: t(server))
         if failed:
             print("--- server log (tail) ---\n" + server.log())
     finally:

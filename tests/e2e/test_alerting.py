@@ -43,7 +43,8 @@ import time
 import traceback
 import urllib.request
 
-from lodetest import SKIP, CheckFailed, Server, check, check_eq, free_port, parse_args
+from lodetest import (SKIP, CheckFailed, Server, check, check_eq, free_port, parse_args,
+                      run_cases)
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 DEADLINE = 30  # seconds any awaited event may take
@@ -761,7 +762,6 @@ def main():
               "(scripts/setup.sh installs the prometheus-alertmanager package)")
         return SKIP
     env = Env(os.path.abspath(args.lode))
-    passed = failed = 0
     try:
         try:
             env.start()
@@ -774,20 +774,9 @@ def main():
                 print("--- server log (tail) ---\n" + env.server.log())
             print("0 passed, 1 failed")
             return 1
-        for t in TESTS:
-            t0 = time.time()
-            try:
-                t(env)
-                passed += 1
-                print(f"[ OK ] {t.__name__} ({time.time() - t0:.2f}s)", flush=True)
-            except Exception:
-                failed += 1
-                print(f"[FAIL] {t.__name__}", flush=True)
-                traceback.print_exc()
-                if env.server.proc is None or env.server.proc.poll() is not None:
-                    print("lode is not running: the remaining tests cannot run")
-                    failed += len(TESTS) - TESTS.index(t) - 1
-                    break
+        passed, failed = run_cases(
+            TESTS, lambda t: t(env),
+            hopeless=lambda: env.server.proc is None or env.server.proc.poll() is not None)
         if failed:
             print("--- server log (tail) ---\n" + env.server.log())
             print("--- alertmanager log (tail) ---\n" + env.am.log())

@@ -16,10 +16,9 @@ import os
 import subprocess
 import tempfile
 import time
-import traceback
 import urllib.parse
 
-from lodetest import ConfigFile, Server, check, check_eq, free_port, parse_args
+from lodetest import ConfigFile, Server, check, check_eq, free_port, parse_args, run_cases
 
 N = 2000
 SYSLOG_TENANT = "gen-syslog"
@@ -130,22 +129,14 @@ def main():
     args = parse_args()
     config = (f"syslog:\n  tcp: 127.0.0.1:{TCP_PORT}\n  udp: 127.0.0.1:{UDP_PORT}\n"
               f"  tenant: {SYSLOG_TENANT}\n")
-    passed = failed = 0
     with ConfigFile(config) as cfg, tempfile.TemporaryDirectory(prefix="lode-gen-") as work:
         server = Server(args.lode, extra_args=["--config", cfg])
         try:
             server.start()
-            for protocol, seed, tenant, start in RUNS:
-                t0 = time.time()
-                try:
-                    stored = check_run(args.lode, server, work, protocol, seed, tenant, start)
-                    passed += 1
-                    print(f"[ OK ] {protocol}: {stored} of {N} records match the truth "
-                          f"({time.time() - t0:.2f}s)", flush=True)
-                except Exception:
-                    failed += 1
-                    print(f"[FAIL] {protocol}", flush=True)
-                    traceback.print_exc()
+            passed, failed = run_cases(
+                RUNS,
+                lambda r: f"{check_run(args.lode, server, work, *r)} of {N} records match the truth",
+                name=lambda r: r[0])
             if failed:
                 print("--- server log (tail) ---\n" + server.log())
         finally:
